@@ -1,0 +1,3 @@
+//! The runtime: G (goroutines), M (worker threads), P (processors) and the scheduler.
+pub(crate) mod g;
+pub(crate) mod park;
