@@ -3,6 +3,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod diag;
 mod macros;
 pub(crate) mod runtime;
 
@@ -13,3 +14,4 @@ pub use runtime::procs::{maxprocs, set_maxprocs, MaxProcsError};
 pub use runtime::sched::MAX_PROCS;
 pub use runtime::spawn::{spawn, Builder};
 pub use runtime::{current, num_goroutines, run, sleep, yield_now, Goroutine};
+pub use diag::metrics::{metrics, Metrics};

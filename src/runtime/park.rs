@@ -175,3 +175,148 @@ fn unpark_g(g: &GRef) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, AtomicUsize};
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    /// A one-slot mailbox: the waiter parks until a flag is set; unparkers come from threads
+    /// and goroutines, before and after the park.
+    #[test]
+    fn an_unpark_before_the_park_is_not_lost() {
+        for _ in 0..2_000 {
+            let flag = Arc::new(AtomicBool::new(false));
+            let slot: Arc<Mutex<Option<Unparker>>> = Arc::new(Mutex::new(None));
+            let (f, s) = (flag.clone(), slot.clone());
+            let waiter = crate::spawn(move || {
+                *s.lock().unwrap() = Some(Unparker::current());
+                while !f.load(Ordering::Acquire) {
+                    park(WaitReason::Park);
+                }
+            });
+            let unparker = loop {
+                if let Some(u) = slot.lock().unwrap().take() {
+                    break u;
+                }
+                std::thread::yield_now();
+            };
+            flag.store(true, Ordering::Release);
+            unparker.unpark();
+            waiter.join().unwrap();
+        }
+    }
+
+    #[test]
+    fn a_wake_up_storm_loses_no_goroutine() {
+        const WAITERS: usize = 200;
+        const ROUNDS: usize = 50;
+        let counters: Arc<Vec<AtomicUsize>> =
+            Arc::new((0..WAITERS).map(|_| AtomicUsize::new(0)).collect());
+        let unparkers: Arc<Mutex<Vec<Option<Unparker>>>> =
+            Arc::new(Mutex::new(vec![None; WAITERS]));
+        let mut handles = Vec::new();
+        for i in 0..WAITERS {
+            let (c, u) = (counters.clone(), unparkers.clone());
+            handles.push(crate::spawn(move || {
+                u.lock().unwrap()[i] = Some(Unparker::current());
+                // Each round: wait until an unparker has bumped our counter past the round.
+                for round in 1..=ROUNDS {
+                    while c[i].load(Ordering::Acquire) < round {
+                        park(WaitReason::Park);
+                    }
+                }
+            }));
+        }
+        let all: Vec<Unparker> = loop {
+            let v = unparkers.lock().unwrap();
+            if v.iter().all(Option::is_some) {
+                break v.iter().map(|u| u.clone().unwrap()).collect();
+            }
+            drop(v);
+            std::thread::yield_now();
+        };
+        // Half the waking comes from plain threads, half from goroutines, interleaved.
+        let all = Arc::new(all);
+        let mut wakers = Vec::new();
+        for half in 0..2 {
+            let (all, counters) = (all.clone(), counters.clone());
+            let body = move || {
+                for _ in 0..ROUNDS {
+                    for i in (half..WAITERS).step_by(2) {
+                        counters[i].fetch_add(1, Ordering::Release);
+                        all[i].unpark();
+                        all[i].unpark(); // a second unpark is harmless
+                    }
+                }
+            };
+            if half == 0 {
+                wakers.push(std::thread::spawn(body));
+            } else {
+                let g = crate::spawn(body);
+                wakers.push(std::thread::spawn(move || g.join().unwrap()));
+            }
+        }
+        for w in wakers {
+            w.join().unwrap();
+        }
+        for h in handles {
+            h.join().unwrap();
+        }
+    }
+
+    #[test]
+    fn park_until_returns_at_the_deadline() {
+        let took = crate::spawn(|| {
+            let start = Instant::now();
+            park_until(WaitReason::Sleep, start + Duration::from_millis(10));
+            start.elapsed()
+        })
+        .join()
+        .unwrap();
+        assert!(took >= Duration::from_millis(10));
+        // And on a plain thread.
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(5) {
+            park_until(WaitReason::Sleep, start + Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn a_parked_goroutine_records_why() {
+        let slot: Arc<Mutex<Option<(Unparker, GRef)>>> = Arc::new(Mutex::new(None));
+        let s = slot.clone();
+        let go = Arc::new(AtomicBool::new(false));
+        let go2 = go.clone();
+        let h = crate::spawn(move || {
+            let g = current_g().unwrap();
+            // SAFETY (test): the G is alive while it runs.
+            let gref = unsafe {
+                Arc::increment_strong_count(g as *const G);
+                Arc::from_raw(g as *const G)
+            };
+            *s.lock().unwrap() = Some((Unparker::current(), gref));
+            while !go2.load(Ordering::Acquire) {
+                park(WaitReason::ChanRecv);
+            }
+        });
+        let (u, g) = loop {
+            if let Some(x) = slot.lock().unwrap().take() {
+                break x;
+            }
+            std::thread::yield_now();
+        };
+        while g.state() != GState::Waiting(WaitReason::ChanRecv) {
+            std::thread::yield_now();
+        }
+        go.store(true, Ordering::Release);
+        u.unpark();
+        h.join().unwrap();
+        // The M marks the G dead just after `join` can return: wait for it.
+        while g.state() != GState::Dead {
+            std::thread::yield_now();
+        }
+    }
+}
