@@ -38,14 +38,20 @@ fn high_water_mark(workload: fn()) -> usize {
     }
     let stack = coroutine.into_stack();
     // SAFETY: the coroutine has finished, so the stack is ours again and readable.
-    let used = unsafe { std::slice::from_raw_parts(usable_bottom as *const u8, top - usable_bottom) };
+    let used =
+        unsafe { std::slice::from_raw_parts(usable_bottom as *const u8, top - usable_bottom) };
     let untouched = used.iter().take_while(|&&byte| byte == PATTERN).count();
     drop(stack);
     top - usable_bottom - untouched
 }
 
 fn format_and_print() {
-    let text = format!("{:?} {:>8.3} {}", black_box(vec![1, 2, 3]), black_box(3.25_f64), "x");
+    let text = format!(
+        "{:?} {:>8.3} {}",
+        black_box(vec![1, 2, 3]),
+        black_box(3.25_f64),
+        "x"
+    );
     println!("  (probe output) {text}");
     eprintln!("  (probe output) {:#?}", black_box(("pretty", 1u64 << 40)));
 }
@@ -56,7 +62,10 @@ fn file_io() {
     file.write_all(b"some bytes for the probe").expect("write");
     drop(file);
     let mut text = String::new();
-    std::fs::File::open(&path).expect("open").read_to_string(&mut text).expect("read");
+    std::fs::File::open(&path)
+        .expect("open")
+        .read_to_string(&mut text)
+        .expect("read");
     std::fs::remove_file(&path).expect("remove");
     black_box(text);
 }
@@ -65,7 +74,12 @@ fn recurse(depth: u32, accumulator: [u64; 4]) -> u64 {
     if depth == 0 {
         return accumulator.iter().sum();
     }
-    let next = [accumulator[1], accumulator[2], accumulator[3], accumulator[0] ^ depth as u64];
+    let next = [
+        accumulator[1],
+        accumulator[2],
+        accumulator[3],
+        accumulator[0] ^ depth as u64,
+    ];
     black_box(recurse(depth - 1, black_box(next))) + 1
 }
 
@@ -74,11 +88,16 @@ fn moderate_recursion() {
 }
 
 fn collections_and_sort() {
-    let mut values: Vec<u64> = (0..10_000).map(|i| (i * 2_654_435_761u64) % 1_000_003).collect();
+    let mut values: Vec<u64> = (0..10_000)
+        .map(|i| (i * 2_654_435_761u64) % 1_000_003)
+        .collect();
     values.sort_unstable();
     values.sort_by(|a, b| b.cmp(a));
-    let map: std::collections::BTreeMap<u64, String> =
-        values.iter().take(500).map(|v| (*v, v.to_string())).collect();
+    let map: std::collections::BTreeMap<u64, String> = values
+        .iter()
+        .take(500)
+        .map(|v| (*v, v.to_string()))
+        .collect();
     let hashed: std::collections::HashMap<_, _> = map.iter().collect();
     black_box(hashed.len());
 }
@@ -120,7 +139,10 @@ const WORKLOADS: [(&str, fn()); 9] = [
     ("sort + BTreeMap + HashMap", collections_and_sort),
     ("panic + catch_unwind (no backtrace)", panic_caught),
     ("Backtrace::force_capture + Display", backtrace_printed),
-    ("panic + catch_unwind, RUST_BACKTRACE=1", panic_with_backtrace_hook),
+    (
+        "panic + catch_unwind, RUST_BACKTRACE=1",
+        panic_with_backtrace_hook,
+    ),
     ("ToSocketAddrs(\"localhost:80\")", resolve_localhost),
     ("thread::spawn + join", thread_spawn_join),
 ];
@@ -136,7 +158,11 @@ fn main() {
         println!("RESULT {cold} {warm}");
         return;
     }
-    let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
     let program = std::env::current_exe().expect("current_exe");
     println!("stack high-water marks ({profile} build), each workload in a fresh process:");
     println!("  {:<42} {:>9} {:>9}", "workload", "cold", "warm");
@@ -147,9 +173,18 @@ fn main() {
             .output()
             .expect("run probe child");
         let stdout = String::from_utf8_lossy(&output.stdout);
-        let line = stdout.lines().find(|line| line.starts_with("RESULT ")).expect("RESULT line");
-        let mut figures = line["RESULT ".len()..].split(' ').map(|f| f.parse::<usize>().unwrap());
+        let line = stdout
+            .lines()
+            .find(|line| line.starts_with("RESULT "))
+            .expect("RESULT line");
+        let mut figures = line["RESULT ".len()..]
+            .split(' ')
+            .map(|f| f.parse::<usize>().unwrap());
         let (cold, warm) = (figures.next().unwrap(), figures.next().unwrap());
-        println!("  {name:<42} {:>6.1} KiB {:>6.1} KiB", cold as f64 / 1024.0, warm as f64 / 1024.0);
+        println!(
+            "  {name:<42} {:>6.1} KiB {:>6.1} KiB",
+            cold as f64 / 1024.0,
+            warm as f64 / 1024.0
+        );
     }
 }

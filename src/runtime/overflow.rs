@@ -66,7 +66,14 @@ impl RunningStack {
         stack: &Stack,
     ) -> RunningStack {
         let (guard_lo, guard_hi) = stack.guard_range();
-        RunningStack { goid, name, spawn_site, usable_size: stack.usable_size(), guard_lo, guard_hi }
+        RunningStack {
+            goid,
+            name,
+            spawn_site,
+            usable_size: stack.usable_size(),
+            guard_lo,
+            guard_hi,
+        }
     }
 
     /// Whether a fault at `address` is this goroutine running off the bottom of its stack:
@@ -117,7 +124,10 @@ pub(crate) fn install() {
         stack::page_size();
         // SAFETY: an all-zero sigaction is a valid value (SIG_DFL, empty mask, no flags).
         let mut previous: PreviousActions = unsafe { std::mem::zeroed() };
-        for (signal, slot) in [(libc::SIGSEGV, &mut previous.segv), (libc::SIGBUS, &mut previous.bus)] {
+        for (signal, slot) in [
+            (libc::SIGSEGV, &mut previous.segv),
+            (libc::SIGBUS, &mut previous.bus),
+        ] {
             // SAFETY: querying (null new action) into a valid out-pointer.
             unsafe { libc::sigaction(signal, ptr::null(), slot) };
         }
@@ -125,7 +135,8 @@ pub(crate) fn install() {
         let _ = PREVIOUS.set(previous);
         // SAFETY: an all-zero sigaction is a valid value, completed below.
         let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
-        action.sa_sigaction = handle_fault as extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void)
+        action.sa_sigaction = handle_fault
+            as extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void)
             as libc::sighandler_t;
         action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
         // SAFETY: sigemptyset initialises the mask it is given.
@@ -157,7 +168,11 @@ impl Drop for OwnedAltStack {
         // SAFETY: querying into a valid out-pointer.
         unsafe { libc::sigaltstack(ptr::null(), &mut current) };
         if current.ss_sp as usize == usable && current.ss_flags & libc::SS_DISABLE == 0 {
-            let disable = libc::stack_t { ss_sp: ptr::null_mut(), ss_flags: libc::SS_DISABLE, ss_size: 0 };
+            let disable = libc::stack_t {
+                ss_sp: ptr::null_mut(),
+                ss_flags: libc::SS_DISABLE,
+                ss_size: 0,
+            };
             // SAFETY: disabling this thread's alternate stack; the thread is exiting and not
             // inside a signal handler (a thread-local destructor runs in normal context).
             unsafe { libc::sigaltstack(&disable, ptr::null_mut()) };
@@ -206,13 +221,20 @@ pub(crate) fn ensure_altstack() -> io::Result<()> {
     if mapping == libc::MAP_FAILED {
         return Err(io::Error::last_os_error());
     }
-    let owned = OwnedAltStack { mapping: mapping as usize, mapping_len };
+    let owned = OwnedAltStack {
+        mapping: mapping as usize,
+        mapping_len,
+    };
     let usable = (mapping as usize + page) as *mut libc::c_void;
     // SAFETY: opening the part of our own mapping above its guard page.
     if unsafe { libc::mprotect(usable, ALTSTACK_SIZE, libc::PROT_READ | libc::PROT_WRITE) } != 0 {
         return Err(io::Error::last_os_error());
     }
-    let altstack = libc::stack_t { ss_sp: usable, ss_flags: 0, ss_size: ALTSTACK_SIZE };
+    let altstack = libc::stack_t {
+        ss_sp: usable,
+        ss_flags: 0,
+        ss_size: ALTSTACK_SIZE,
+    };
     // SAFETY: `altstack` describes read-write memory owned by `owned`, which stays mapped until
     // the thread exits (it is kept in the thread-local below).
     if unsafe { libc::sigaltstack(&altstack, ptr::null_mut()) } != 0 {
@@ -223,7 +245,11 @@ pub(crate) fn ensure_altstack() -> io::Result<()> {
 }
 
 /// The `SIGSEGV`/`SIGBUS` handler.
-extern "C" fn handle_fault(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
+extern "C" fn handle_fault(
+    signal: libc::c_int,
+    info: *mut libc::siginfo_t,
+    context: *mut libc::c_void,
+) {
     // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler; si_addr is the fault
     // address for SIGSEGV and SIGBUS.
     let fault_address = unsafe { (*info).si_addr() } as usize;
@@ -245,7 +271,13 @@ extern "C" fn handle_fault(signal: libc::c_int, info: *mut libc::siginfo_t, cont
 /// # Safety
 /// Must be called from the signal handler with the kernel's arguments.
 unsafe fn chain(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
-    let previous = PREVIOUS.get().map(|previous| if signal == libc::SIGBUS { previous.bus } else { previous.segv });
+    let previous = PREVIOUS.get().map(|previous| {
+        if signal == libc::SIGBUS {
+            previous.bus
+        } else {
+            previous.segv
+        }
+    });
     let handler = previous.map_or(libc::SIG_DFL, |action| action.sa_sigaction);
     // SAFETY: the kernel's siginfo is valid for the duration of the handler.
     let sent_by_a_process = unsafe { (*info).si_code } <= 0;
@@ -320,7 +352,10 @@ struct RawStderr {
 
 impl RawStderr {
     fn new() -> RawStderr {
-        RawStderr { buffer: [0; 256], len: 0 }
+        RawStderr {
+            buffer: [0; 256],
+            len: 0,
+        }
     }
 
     fn push(&mut self, mut bytes: &[u8]) {
@@ -356,7 +391,8 @@ impl RawStderr {
         while written < self.len {
             let rest = &self.buffer[written..self.len];
             // SAFETY: writing initialised bytes from our buffer to fd 2.
-            let result = unsafe { libc::write(libc::STDERR_FILENO, rest.as_ptr().cast(), rest.len()) };
+            let result =
+                unsafe { libc::write(libc::STDERR_FILENO, rest.as_ptr().cast(), rest.len()) };
             if result > 0 {
                 written += result as usize;
             } else if result < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {

@@ -87,7 +87,10 @@ pub(crate) fn page_size() -> usize {
     }
     // SAFETY: sysconf has no preconditions.
     let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    let size = usize::try_from(size).ok().filter(|size| size.is_power_of_two()).unwrap_or(4096);
+    let size = usize::try_from(size)
+        .ok()
+        .filter(|size| size.is_power_of_two())
+        .unwrap_or(4096);
     PAGE_SIZE.store(size, Ordering::Relaxed);
     size
 }
@@ -218,15 +221,18 @@ impl StackCache {
     /// # Errors
     /// As [`alloc`].
     pub(crate) fn get(&mut self, size: usize) -> io::Result<Stack> {
-        let size = round_stack_size(size)?;
-        if size != self.cached_size {
+        // The common case, the default size, needs no rounding.
+        if size != self.cached_size && round_stack_size(size)? != self.cached_size {
             return alloc(size);
         }
         if let Some(slot) = self.stacks.pop() {
             return Ok(Stack { slot });
         }
         pool::take(self.cached_size, CACHE_BATCH, &mut self.stacks)?;
-        let slot = self.stacks.pop().expect("pool::take returned Ok with no stack");
+        let slot = self
+            .stacks
+            .pop()
+            .expect("pool::take returned Ok with no stack");
         Ok(Stack { slot })
     }
 
@@ -272,7 +278,9 @@ pub(crate) fn alloc(size: usize) -> io::Result<Stack> {
     let size = round_stack_size(size)?;
     let mut taken = Vec::with_capacity(1);
     pool::take(size, 1, &mut taken)?;
-    Ok(Stack { slot: taken.pop().expect("pool::take returned Ok with no stack") })
+    Ok(Stack {
+        slot: taken.pop().expect("pool::take returned Ok with no stack"),
+    })
 }
 
 /// Gives a stack back to the global pool (the same as dropping it).
@@ -296,7 +304,9 @@ pub(crate) fn guard_mode() -> &'static str {
 /// [`MIN_STACK_SIZE`]..=[`MAX_STACK_SIZE`].
 pub(crate) fn parse_stack_size(text: &str) -> Result<usize, String> {
     let trimmed = text.trim();
-    let digits_end = trimmed.find(|c: char| !c.is_ascii_digit()).unwrap_or(trimmed.len());
+    let digits_end = trimmed
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(trimmed.len());
     let (digits, unit) = trimmed.split_at(digits_end);
     let malformed = || {
         format!("gort: cannot parse stack size {text:?}: expected a number of bytes with an optional unit, like 65536, 64k, 64KiB or 1MiB")
@@ -311,7 +321,12 @@ pub(crate) fn parse_stack_size(text: &str) -> Result<usize, String> {
         "g" | "gb" | "gib" => 1 << 30,
         _ => return Err(malformed()),
     };
-    let too_big = || format!("gort: stack size {text:?} exceeds the maximum of {}", format_size(MAX_STACK_SIZE));
+    let too_big = || {
+        format!(
+            "gort: stack size {text:?} exceeds the maximum of {}",
+            format_size(MAX_STACK_SIZE)
+        )
+    };
     let count: usize = digits.parse().map_err(|_| too_big())?;
     let bytes = count.checked_mul(multiplier).ok_or_else(too_big)?;
     if bytes > MAX_STACK_SIZE {

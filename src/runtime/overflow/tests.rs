@@ -33,7 +33,11 @@ fn worker_spawn_site() -> &'static Location<'static> {
 
 /// Drops this thread's alternate signal stack (std's), so that `ensure_altstack` has to make one.
 fn disable_altstack() {
-    let disable = libc::stack_t { ss_sp: ptr::null_mut(), ss_flags: libc::SS_DISABLE, ss_size: 0 };
+    let disable = libc::stack_t {
+        ss_sp: ptr::null_mut(),
+        ss_flags: libc::SS_DISABLE,
+        ss_size: 0,
+    };
     // SAFETY: disabling the altstack of this thread, outside any signal handler; std's memory
     // stays mapped until the thread exits.
     assert_eq!(unsafe { libc::sigaltstack(&disable, ptr::null_mut()) }, 0);
@@ -54,9 +58,10 @@ fn overflow_a_coroutine(name: Option<&str>, size: usize) -> ! {
     ensure_altstack().unwrap();
     let stack = alloc(size).unwrap();
     let running = RunningStack::new(42, name.map(Box::from), worker_spawn_site(), &stack);
-    let mut coroutine = Coroutine::with_stack(stack, |_yielder: &corosensei::Yielder<(), ()>, ()| {
-        recurse_forever(0);
-    });
+    let mut coroutine =
+        Coroutine::with_stack(stack, |_yielder: &corosensei::Yielder<(), ()>, ()| {
+            recurse_forever(0);
+        });
     // SAFETY: `running` outlives the resume below, which never returns.
     unsafe { set_running(&running) };
     coroutine.resume(());
@@ -68,8 +73,16 @@ fn overflow_a_coroutine(name: Option<&str>, size: usize) -> ! {
 fn assert_reported(test_path: &str, scenario: &str, expected_report: &str) {
     let output = run_child(test_path, scenario);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.ends_with(expected_report), "expected the report {expected_report:?}, got {stderr:?}");
-    assert_eq!(output.status.signal(), Some(libc::SIGABRT), "{:?}", output.status);
+    assert!(
+        stderr.ends_with(expected_report),
+        "expected the report {expected_report:?}, got {stderr:?}"
+    );
+    assert_eq!(
+        output.status.signal(),
+        Some(libc::SIGABRT),
+        "{:?}",
+        output.status
+    );
 }
 
 fn expected_report(name: &str, size: &str) -> String {
@@ -126,13 +139,27 @@ fn thread_overflow_is_still_reported_by_std() {
         eprintln!("child: survived");
         std::process::exit(0);
     }
-    let output = run_child("runtime::overflow::tests::thread_overflow_is_still_reported_by_std", "thread");
+    let output = run_child(
+        "runtime::overflow::tests::thread_overflow_is_still_reported_by_std",
+        "thread",
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     // std's report (its format includes the thread id since Rust 1.89).
-    assert!(stderr.contains("\nthread 'small'") && stderr.contains(" has overflowed its stack\n"), "{stderr}");
-    assert!(stderr.contains("fatal runtime error: stack overflow"), "{stderr}");
+    assert!(
+        stderr.contains("\nthread 'small'") && stderr.contains(" has overflowed its stack\n"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("fatal runtime error: stack overflow"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("goroutine"), "{stderr}");
-    assert_eq!(output.status.signal(), Some(libc::SIGABRT), "{:?}", output.status);
+    assert_eq!(
+        output.status.signal(),
+        Some(libc::SIGABRT),
+        "{:?}",
+        output.status
+    );
 }
 
 #[test]
@@ -146,7 +173,14 @@ fn other_faults_still_kill_with_sigsegv() {
         unsafe { set_running(&running) };
         // SAFETY: a fresh inaccessible anonymous page.
         let page = unsafe {
-            libc::mmap(ptr::null_mut(), 4096, libc::PROT_NONE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0)
+            libc::mmap(
+                ptr::null_mut(),
+                4096,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
         };
         assert_ne!(page, libc::MAP_FAILED);
         eprintln!("child: faulting");
@@ -155,11 +189,22 @@ fn other_faults_still_kill_with_sigsegv() {
         eprintln!("child: survived");
         std::process::exit(0);
     }
-    let output = run_child("runtime::overflow::tests::other_faults_still_kill_with_sigsegv", "other_fault");
+    let output = run_child(
+        "runtime::overflow::tests::other_faults_still_kill_with_sigsegv",
+        "other_fault",
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("child: faulting") && !stderr.contains("survived"), "{stderr}");
+    assert!(
+        stderr.contains("child: faulting") && !stderr.contains("survived"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("overflowed"), "{stderr}");
-    assert_eq!(output.status.signal(), Some(libc::SIGSEGV), "{:?}", output.status);
+    assert_eq!(
+        output.status.signal(),
+        Some(libc::SIGSEGV),
+        "{:?}",
+        output.status
+    );
 }
 
 #[test]
@@ -168,7 +213,11 @@ fn ensure_altstack_adds_one_only_when_missing() {
         let std_altstack = current_altstack();
         ensure_altstack().unwrap();
         if std_altstack.ss_flags & libc::SS_DISABLE == 0 {
-            assert_eq!(current_altstack().ss_sp, std_altstack.ss_sp, "std's altstack is kept");
+            assert_eq!(
+                current_altstack().ss_sp,
+                std_altstack.ss_sp,
+                "std's altstack is kept"
+            );
         }
         disable_altstack();
         ensure_altstack().unwrap();
@@ -176,7 +225,11 @@ fn ensure_altstack_adds_one_only_when_missing() {
         assert_eq!(ours.ss_flags & libc::SS_DISABLE, 0);
         assert_eq!(ours.ss_size, ALTSTACK_SIZE);
         ensure_altstack().unwrap();
-        assert_eq!(current_altstack().ss_sp, ours.ss_sp, "a second call changes nothing");
+        assert_eq!(
+            current_altstack().ss_sp,
+            ours.ss_sp,
+            "a second call changes nothing"
+        );
     })
     .join()
     .unwrap();
@@ -195,11 +248,17 @@ fn overflow_is_recognised_in_the_guard_and_the_page_below_the_stack_only() {
     };
     assert!(running.overflowed_at(100 * page));
     assert!(running.overflowed_at(101 * page - 1));
-    assert!(!running.overflowed_at(101 * page), "the lowest usable byte is not a fault");
+    assert!(
+        !running.overflowed_at(101 * page),
+        "the lowest usable byte is not a fault"
+    );
     assert!(!running.overflowed_at(100 * page - 1));
     assert!(!running.overflowed_at(0));
     // A bigger guard counts whole.
-    let wide = RunningStack { guard_lo: 90 * page, ..running };
+    let wide = RunningStack {
+        guard_lo: 90 * page,
+        ..running
+    };
     assert!(wide.overflowed_at(90 * page));
 }
 

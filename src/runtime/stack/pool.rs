@@ -102,12 +102,19 @@ impl SizeClass {
                     .max(1);
                 let base = slab::map_slab(slot_count * slot_size)?;
                 self.slabs_mapped += 1;
-                self.carving.insert(Slab { base, slot_count, next_unused: 0 })
+                self.carving.insert(Slab {
+                    base,
+                    slot_count,
+                    next_unused: 0,
+                })
             }
         };
         let index = slab.next_unused;
         slab.next_unused += 1;
-        Ok(StackSlot { top: slab.base + (index + 1) * slot_size, usable_size: self.usable_size })
+        Ok(StackSlot {
+            top: slab.base + (index + 1) * slot_size,
+            usable_size: self.usable_size,
+        })
     }
 }
 
@@ -122,7 +129,10 @@ fn lock() -> MutexGuard<'static, Vec<SizeClass>> {
 }
 
 fn class_of(classes: &mut Vec<SizeClass>, usable_size: usize) -> &mut SizeClass {
-    let index = match classes.iter().position(|class| class.usable_size == usable_size) {
+    let index = match classes
+        .iter()
+        .position(|class| class.usable_size == usable_size)
+    {
         Some(index) => index,
         None => {
             classes.push(SizeClass::new(usable_size));
@@ -140,14 +150,19 @@ fn class_of(classes: &mut Vec<SizeClass>, usable_size: usize) -> &mut SizeClass 
 pub(super) fn take(usable_size: usize, wanted: usize, out: &mut Vec<StackSlot>) -> io::Result<()> {
     let wanted = wanted.clamp(1, MAX_BATCH);
     let already = out.len();
-    let mut to_guard = [StackSlot { top: 0, usable_size }; MAX_BATCH];
+    let mut to_guard = [StackSlot {
+        top: 0,
+        usable_size,
+    }; MAX_BATCH];
     let mut to_guard_count = 0;
     let mut reserve_error = None;
     {
         let mut classes = lock();
         let class = class_of(&mut classes, usable_size);
         while out.len() - already < wanted {
-            let Some(slot) = class.hot.pop_back().or_else(|| class.cold.pop()) else { break };
+            let Some(slot) = class.hot.pop_back().or_else(|| class.cold.pop()) else {
+                break;
+            };
             out.push(slot);
         }
         while out.len() - already + to_guard_count < wanted {
@@ -173,7 +188,11 @@ pub(super) fn take(usable_size: usize, wanted: usize, out: &mut Vec<StackSlot>) 
             Ok(()) => out.push(*slot),
             Err(error) => {
                 // The limit was hit: keep the remaining reservations for a later attempt.
-                lock_class_and(usable_size, |class| class.unguarded.extend_from_slice(&to_guard[index..to_guard_count]));
+                lock_class_and(usable_size, |class| {
+                    class
+                        .unguarded
+                        .extend_from_slice(&to_guard[index..to_guard_count])
+                });
                 guard_error = Some(error);
                 break;
             }

@@ -64,7 +64,8 @@ fn probe_guard_mode() -> GuardMode {
     };
     // SAFETY: `scratch` is a private anonymous mapping of two pages that we own; advising on
     // its first page cannot affect any other memory.
-    let installed = unsafe { libc::madvise(scratch as *mut libc::c_void, page, MADV_GUARD_INSTALL) } == 0;
+    let installed =
+        unsafe { libc::madvise(scratch as *mut libc::c_void, page, MADV_GUARD_INSTALL) } == 0;
     // SAFETY: unmapping the scratch mapping created above; nothing refers to it.
     unsafe { libc::munmap(scratch as *mut libc::c_void, 2 * page) };
     if installed {
@@ -107,12 +108,17 @@ pub(super) fn map_anonymous_for_tests(len: usize) -> usize {
 /// `OutOfMemory`, naming `vm.max_map_count` when that is the limit that was hit.
 pub(super) fn map_slab(len: usize) -> io::Result<usize> {
     let base = map_anonymous(len).map_err(|error| {
-        if error.raw_os_error() == Some(libc::ENOMEM) && guard_mode() == GuardMode::ProtNone && map_count_exhausted() {
+        if error.raw_os_error() == Some(libc::ENOMEM)
+            && guard_mode() == GuardMode::ProtNone
+            && map_count_exhausted()
+        {
             map_count_error()
         } else {
             io::Error::new(
                 error.kind(),
-                format!("gort: cannot map {len} bytes of address space for goroutine stacks: {error}"),
+                format!(
+                    "gort: cannot map {len} bytes of address space for goroutine stacks: {error}"
+                ),
             )
         }
     })?;
@@ -139,7 +145,10 @@ pub(super) unsafe fn install_guard(lo: usize, len: usize) -> io::Result<()> {
         // EINVAL here means this mapping cannot take guard markers (it was mlock'ed, say):
         // fall back to mprotect for this guard only.
         if error.raw_os_error() != Some(libc::EINVAL) {
-            return Err(io::Error::new(error.kind(), format!("gort: cannot install a stack guard page: {error}")));
+            return Err(io::Error::new(
+                error.kind(),
+                format!("gort: cannot install a stack guard page: {error}"),
+            ));
         }
     }
     // SAFETY: per this function's contract the range is an unused part of our slab.
@@ -150,7 +159,10 @@ pub(super) unsafe fn install_guard(lo: usize, len: usize) -> io::Result<()> {
     if error.raw_os_error() == Some(libc::ENOMEM) {
         return Err(map_count_error());
     }
-    Err(io::Error::new(error.kind(), format!("gort: cannot install a stack guard page: {error}")))
+    Err(io::Error::new(
+        error.kind(),
+        format!("gort: cannot install a stack guard page: {error}"),
+    ))
 }
 
 /// Gives the physical pages of `[lo, lo + len)` back to the system; the range stays mapped
@@ -175,7 +187,9 @@ pub(super) fn max_map_count() -> usize {
 
 /// The number of mappings this process has now (lines of `/proc/self/maps`).
 pub(super) fn map_count() -> usize {
-    std::fs::read("/proc/self/maps").map(|maps| maps.iter().filter(|&&byte| byte == b'\n').count()).unwrap_or(0)
+    std::fs::read("/proc/self/maps")
+        .map(|maps| maps.iter().filter(|&&byte| byte == b'\n').count())
+        .unwrap_or(0)
 }
 
 /// Whether an `ENOMEM` from `mmap` comes from the mapping limit rather than from memory.
