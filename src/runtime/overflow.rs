@@ -14,6 +14,12 @@
 //! (normally std's, which reports overflows of ordinary thread stacks and otherwise restores the
 //! default action so the fault kills the process as usual).
 //!
+//! # How the runtime drives it
+//! [`install`] once at start-up; [`ensure_altstack`] at the start of every M; around every
+//! resume of a goroutine the M builds a [`RunningStack`] on its own stack (id, name and spawn
+//! site from the G header, [`StackBounds`] kept when the stack went into the coroutine) and
+//! brackets the resume with [`set_running`] / [`clear_running`].
+//!
 //! # Invariants
 //! - `RUNNING` of a thread is null or points at the [`RunningStack`] of the goroutine this
 //!   thread is running right now, alive until `clear_running` (the [`set_running`] contract).
@@ -37,16 +43,17 @@ use std::panic::Location;
 use std::ptr;
 use std::sync::{Once, OnceLock};
 
-use super::stack::{self, Stack};
+use super::stack::{self, StackBounds};
 
-/// What the fault handler needs to know about the goroutine a thread is running. Lives in the
-/// goroutine's header for as long as the goroutine does.
-#[derive(Debug)]
-pub(crate) struct RunningStack {
+/// What the fault handler needs to know about the goroutine a thread is running. The M builds
+/// one on its own stack from the G header before each resume (a few word copies) and points
+/// the handler at it with [`set_running`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RunningStack<'a> {
     /// The goroutine's id.
     pub(crate) goid: u64,
-    /// The name given with `Builder::name`, if any.
-    pub(crate) name: Option<Box<str>>,
+    /// The name given with `Builder::name`, if any (borrowed from the G header).
+    pub(crate) name: Option<&'a str>,
     /// Where the goroutine was spawned (`#[track_caller]` location of the spawn call).
     pub(crate) spawn_site: &'static Location<'static>,
     /// Usable bytes of its stack, shown in the report.
@@ -57,22 +64,22 @@ pub(crate) struct RunningStack {
     pub(crate) guard_hi: usize,
 }
 
-impl RunningStack {
-    /// Describes a goroutine that will run on `stack`.
+impl<'a> RunningStack<'a> {
+    /// Describes goroutine `goid` running on a stack with `bounds` (kept from
+    /// [`Stack::bounds`](super::stack::Stack::bounds) when the stack went into its coroutine).
     pub(crate) fn new(
         goid: u64,
-        name: Option<Box<str>>,
+        name: Option<&'a str>,
         spawn_site: &'static Location<'static>,
-        stack: &Stack,
-    ) -> RunningStack {
-        let (guard_lo, guard_hi) = stack.guard_range();
+        bounds: StackBounds,
+    ) -> RunningStack<'a> {
         RunningStack {
             goid,
             name,
             spawn_site,
-            usable_size: stack.usable_size(),
-            guard_lo,
-            guard_hi,
+            usable_size: bounds.usable_size,
+            guard_lo: bounds.guard_lo,
+            guard_hi: bounds.guard_hi,
         }
     }
 
@@ -86,18 +93,19 @@ impl RunningStack {
 
 thread_local! {
     /// The goroutine this thread runs now (null between goroutines). Const-initialised, with
-    /// no destructor, so the signal handler can read it.
-    static RUNNING: Cell<*const RunningStack> = const { Cell::new(ptr::null()) };
+    /// no destructor, so the signal handler can read it. The `'static` is a stand-in: the
+    /// pointee lives as long as `set_running`'s contract says.
+    static RUNNING: Cell<*const RunningStack<'static>> = const { Cell::new(ptr::null()) };
 }
 
 /// Tells the fault handler that this thread is about to run the goroutine `running` describes.
 /// The M calls it before resuming a goroutine, and [`clear_running`] after it suspends.
 ///
 /// # Safety
-/// `running` must stay valid (not moved, not dropped) until this thread calls
+/// `running` (and the name it borrows) must stay where it is and alive until this thread calls
 /// [`clear_running`] or `set_running` again: the signal handler may read it at any moment.
-pub(crate) unsafe fn set_running(running: *const RunningStack) {
-    RUNNING.set(running);
+pub(crate) unsafe fn set_running(running: &RunningStack<'_>) {
+    RUNNING.set(ptr::from_ref(running).cast());
 }
 
 /// Tells the fault handler that this thread runs no goroutine any more.
@@ -319,7 +327,7 @@ fn report_overflow(running: &RunningStack) -> ! {
     let mut out = RawStderr::new();
     out.push(b"\ngoroutine ");
     out.push_decimal(running.goid);
-    if let Some(name) = &running.name {
+    if let Some(name) = running.name {
         out.push(b" \"");
         out.push(name.as_bytes());
         out.push(b"\"");

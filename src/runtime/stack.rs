@@ -119,6 +119,44 @@ pub(crate) fn round_stack_size(size: usize) -> io::Result<usize> {
     Ok(size.max(MIN_STACK_SIZE).next_multiple_of(page))
 }
 
+/// Validates a requested usable size (as given to `Builder::stack_size` or `Config`) and
+/// rounds it up to whole pages.
+///
+/// # Errors
+/// `InvalidInput` when `size` is outside [`MIN_STACK_SIZE`]..=[`MAX_STACK_SIZE`].
+pub(crate) fn checked_stack_size(size: usize) -> io::Result<usize> {
+    if size < MIN_STACK_SIZE {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "gort: a goroutine stack of {size} bytes is below the minimum of {}",
+                format_size(MIN_STACK_SIZE)
+            ),
+        ));
+    }
+    round_stack_size(size)
+}
+
+/// The usable size of stacks that [`StackCache::new`] caches: [`DEFAULT_STACK_SIZE`] unless
+/// configured with [`set_default_stack_size`].
+static DEFAULT_SIZE: AtomicUsize = AtomicUsize::new(DEFAULT_STACK_SIZE);
+
+/// Sets the runtime's default usable stack size (from `Config` or `GORT_STACK_SIZE`), before
+/// the Ps' caches are made. Relaxed: the runtime's start-up publishes it to the threads that
+/// create caches (they are spawned after it, or take the scheduler's lock).
+///
+/// # Errors
+/// As [`checked_stack_size`]; the default is then unchanged.
+pub(crate) fn set_default_stack_size(size: usize) -> io::Result<()> {
+    DEFAULT_SIZE.store(checked_stack_size(size)?, Ordering::Relaxed);
+    Ok(())
+}
+
+/// The runtime's default usable stack size (see [`set_default_stack_size`]).
+pub(crate) fn default_stack_size() -> usize {
+    DEFAULT_SIZE.load(Ordering::Relaxed)
+}
+
 /// One stack's place in a slab, without ownership (it is `Copy`; the pool and caches keep
 /// these, a [`Stack`] owns one).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -159,6 +197,16 @@ impl Stack {
         (self.slot.guard_lo(), self.slot.usable_bottom())
     }
 
+    /// Usable size and guard, to keep after the stack itself has gone into a coroutine.
+    pub(crate) fn bounds(&self) -> StackBounds {
+        let (guard_lo, guard_hi) = self.guard_range();
+        StackBounds {
+            usable_size: self.usable_size(),
+            guard_lo,
+            guard_hi,
+        }
+    }
+
     /// Gives up ownership without returning the slot anywhere.
     fn into_slot(self) -> StackSlot {
         ManuallyDrop::new(self).slot
@@ -185,6 +233,18 @@ unsafe impl corosensei::stack::Stack for Stack {
     }
 }
 
+/// Where a stack's usable part and guard lie (a copy of [`Stack::bounds`]); all zero for a
+/// goroutine that has no stack yet, which no fault address matches.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct StackBounds {
+    /// Usable bytes.
+    pub(crate) usable_size: usize,
+    /// First byte of the guard.
+    pub(crate) guard_lo: usize,
+    /// One past the guard: the lowest usable byte.
+    pub(crate) guard_hi: usize,
+}
+
 /// A P's private cache of stacks of one size (the default), so that spawning reuses the stack
 /// of a goroutine that just exited without a lock or a system call.
 ///
@@ -199,17 +259,27 @@ pub(crate) struct StackCache {
 }
 
 impl StackCache {
+    /// An empty cache for stacks of the runtime's default size ([`default_stack_size`]).
+    pub(crate) fn new() -> StackCache {
+        StackCache {
+            cached_size: default_stack_size(),
+            stacks: Vec::with_capacity(CACHE_CAPACITY),
+        }
+    }
+
+    #[cfg(test)]
     /// An empty cache for stacks of `cached_size` usable bytes (rounded like [`alloc`]).
     ///
     /// # Errors
     /// `InvalidInput` when `cached_size` exceeds [`MAX_STACK_SIZE`].
-    pub(crate) fn new(cached_size: usize) -> io::Result<StackCache> {
+    pub(crate) fn with_size(cached_size: usize) -> io::Result<StackCache> {
         Ok(StackCache {
             cached_size: round_stack_size(cached_size)?,
             stacks: Vec::with_capacity(CACHE_CAPACITY),
         })
     }
 
+    #[cfg(test)]
     /// The usable size of the stacks this cache keeps.
     pub(crate) fn cached_size(&self) -> usize {
         self.cached_size
@@ -256,6 +326,7 @@ impl StackCache {
         }
     }
 
+    #[cfg(test)]
     /// Stacks currently cached.
     pub(crate) fn len(&self) -> usize {
         self.stacks.len()
@@ -284,6 +355,7 @@ pub(crate) fn alloc(size: usize) -> io::Result<Stack> {
 }
 
 /// Gives a stack back to the global pool (the same as dropping it).
+#[allow(dead_code)] // For callers with no P; the scheduler itself goes through `StackCache`.
 pub(crate) fn free(stack: Stack) {
     drop(stack);
 }
@@ -291,6 +363,7 @@ pub(crate) fn free(stack: Stack) {
 /// How guard pages are installed on this kernel: `"MADV_GUARD_INSTALL"` (Linux ≥ 6.13: no
 /// extra mapping per stack) or `"mprotect(PROT_NONE)"` (two mappings per stack, so
 /// `vm.max_map_count` caps the number of stacks). Probed once, on first use.
+#[allow(dead_code)] // For diagnostics (dumps, metrics) and tests.
 pub(crate) fn guard_mode() -> &'static str {
     slab::guard_mode().name()
 }

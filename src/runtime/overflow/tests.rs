@@ -57,7 +57,7 @@ fn overflow_a_coroutine(name: Option<&str>, size: usize) -> ! {
     install();
     ensure_altstack().unwrap();
     let stack = alloc(size).unwrap();
-    let running = RunningStack::new(42, name.map(Box::from), worker_spawn_site(), &stack);
+    let running = RunningStack::new(42, name, worker_spawn_site(), stack.bounds());
     let mut coroutine =
         Coroutine::with_stack(stack, |_yielder: &corosensei::Yielder<(), ()>, ()| {
             recurse_forever(0);
@@ -168,7 +168,7 @@ fn other_faults_still_kill_with_sigsegv() {
         install();
         // A goroutine is "running", but the fault is elsewhere: not an overflow.
         let stack = alloc(DEFAULT_STACK_SIZE).unwrap();
-        let running = RunningStack::new(7, Some("bystander".into()), worker_spawn_site(), &stack);
+        let running = RunningStack::new(7, Some("bystander"), worker_spawn_site(), stack.bounds());
         // SAFETY: `running` lives until the process dies below.
         unsafe { set_running(&running) };
         // SAFETY: a fresh inaccessible anonymous page.

@@ -70,6 +70,41 @@ fn sizes_round_up_to_pages_and_the_minimum() {
 }
 
 #[test]
+fn checked_sizes_reject_out_of_range_and_round_to_pages() {
+    let page = page_size();
+    assert_eq!(checked_stack_size(MIN_STACK_SIZE).unwrap(), MIN_STACK_SIZE);
+    assert_eq!(
+        checked_stack_size(MIN_STACK_SIZE + 1).unwrap(),
+        MIN_STACK_SIZE + page
+    );
+    let below = checked_stack_size(MIN_STACK_SIZE - 1).unwrap_err();
+    assert_eq!(below.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(
+        below.to_string().contains("below the minimum of 16 KiB"),
+        "{below}"
+    );
+    assert!(checked_stack_size(MAX_STACK_SIZE + 1)
+        .unwrap_err()
+        .to_string()
+        .contains("exceeds the maximum"));
+    // A rejected default leaves the default alone (the runtime's tests share this process, so
+    // only the value it already has is set).
+    assert!(set_default_stack_size(1024).is_err());
+    assert_eq!(default_stack_size(), DEFAULT_STACK_SIZE);
+    set_default_stack_size(DEFAULT_STACK_SIZE).unwrap();
+    assert_eq!(StackCache::new().cached_size(), DEFAULT_STACK_SIZE);
+}
+
+#[test]
+fn bounds_copy_the_guard_range() {
+    let stack = alloc(DEFAULT_STACK_SIZE).unwrap();
+    let bounds = stack.bounds();
+    assert_eq!((bounds.guard_lo, bounds.guard_hi), stack.guard_range());
+    assert_eq!(bounds.usable_size, stack.usable_size());
+    assert_eq!(StackBounds::default().guard_hi, 0);
+}
+
+#[test]
 fn parse_accepts_units_and_enforces_bounds() {
     assert_eq!(parse_stack_size("65536"), Ok(65536));
     assert_eq!(parse_stack_size("64k"), Ok(64 << 10));
@@ -226,7 +261,7 @@ fn freed_stack_is_reused() {
 #[test]
 fn cache_reuses_without_the_pool_and_spills_in_batches() {
     let size = MIN_STACK_SIZE + 5 * page_size();
-    let mut cache = StackCache::new(size).unwrap();
+    let mut cache = StackCache::with_size(size).unwrap();
     assert_eq!(cache.cached_size(), size);
     let stack = cache.get(size).unwrap();
     let top = stack.base().get();
@@ -307,7 +342,7 @@ fn concurrent_caches_never_share_a_stack() {
         .map(|thread| {
             let live = Arc::clone(&live);
             std::thread::spawn(move || {
-                let mut cache = StackCache::new(size).unwrap();
+                let mut cache = StackCache::with_size(size).unwrap();
                 let mut held: Vec<Stack> = Vec::new();
                 for round in 0..20_000u64 {
                     // Hold a varying number so that caches spill to and refill from the pool.
@@ -541,7 +576,7 @@ fn measure_mappings_with_200k_stacks_and_steady_state_cost() {
     );
 
     const ROUNDS: u32 = 1_000_000;
-    let mut cache = StackCache::new(size).unwrap();
+    let mut cache = StackCache::with_size(size).unwrap();
     let started = std::time::Instant::now();
     for _ in 0..ROUNDS {
         let stack = cache.get(size).unwrap();
