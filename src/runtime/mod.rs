@@ -44,6 +44,7 @@ pub(crate) mod find;
 pub(crate) mod g;
 pub(crate) mod join;
 pub(crate) mod m;
+pub(crate) mod overflow;
 pub(crate) mod p;
 pub(crate) mod panic_report;
 pub(crate) mod park;
