@@ -14,13 +14,17 @@ fn work(chunk: u64) -> u64 {
 }
 
 fn main() {
-    let max = std::thread::available_parallelism().map_or(1, |n| n.get()).max(2);
+    let max = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .max(2);
     let mut base = None;
     for procs in 1..=max {
         gort::set_maxprocs(procs).unwrap();
         let start = Instant::now();
         let hs: Vec<_> = (0..64).map(|c| gort::go!(move || work(c))).collect();
-        let sum = hs.into_iter().fold(0u64, |a, h| a.wrapping_add(h.join().unwrap()));
+        let sum = hs
+            .into_iter()
+            .fold(0u64, |a, h| a.wrapping_add(h.join().unwrap()));
         let took = start.elapsed();
         let base = *base.get_or_insert(took);
         println!(

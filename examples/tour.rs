@@ -14,14 +14,21 @@ fn step(title: &str) {
 
 fn main() {
     println!("gort tour: Go's runtime model in Rust");
-    println!("maxprocs = {} (GOMAXPROCS; set GORT_MAXPROCS to change)", gort::maxprocs());
+    println!(
+        "maxprocs = {} (GOMAXPROCS; set GORT_MAXPROCS to change)",
+        gort::maxprocs()
+    );
 
     step("1. go! and join");
     let h = go!(|| (1..=10u64).product::<u64>());
     println!("a goroutine computed 10! = {}", h.join().unwrap());
     let named = go!(gort::Builder::new().name("greeter"), || {
         let me = gort::current().unwrap();
-        format!("hello from goroutine {} named {:?}", me.id(), me.name().unwrap())
+        format!(
+            "hello from goroutine {} named {:?}",
+            me.id(),
+            me.name().unwrap()
+        )
     });
     println!("{}", named.join().unwrap());
 
@@ -71,7 +78,10 @@ fn main() {
         let start = Instant::now();
         let hs: Vec<_> = (0..8).map(|i| go!(move || busy_work(i))).collect();
         let sum: u64 = hs.into_iter().map(|h| h.join().unwrap()).sum();
-        println!("procs = {procs}: 8 CPU-bound goroutines in {:?} (checksum {sum})", start.elapsed());
+        println!(
+            "procs = {procs}: 8 CPU-bound goroutines in {:?} (checksum {sum})",
+            start.elapsed()
+        );
     }
     gort::set_maxprocs(old).unwrap();
 
@@ -80,11 +90,17 @@ fn main() {
     let sleepers: Vec<_> = (0..10_000)
         .map(|_| go!(|| gort::sleep(Duration::from_millis(200))))
         .collect();
-    println!("baseline {baseline}, with 10,000 sleepers: {}", gort::num_goroutines());
+    println!(
+        "baseline {baseline}, with 10,000 sleepers: {}",
+        gort::num_goroutines()
+    );
     for h in sleepers {
         h.join().unwrap();
     }
-    println!("after they woke and were joined: {}", gort::num_goroutines());
+    println!(
+        "after they woke and were joined: {}",
+        gort::num_goroutines()
+    );
     let m = gort::metrics();
     println!(
         "metrics: {} Ms started, {} steals moved {} goroutines",
@@ -99,13 +115,18 @@ fn main() {
         Ok(_) => unreachable!(),
         Err(e) => println!("join returned an error: {e}"),
     }
-    println!("and the runtime still works: {}", go!(|| "yes").join().unwrap());
+    println!(
+        "and the runtime still works: {}",
+        go!(|| "yes").join().unwrap()
+    );
 }
 
 fn busy_work(seed: u64) -> u64 {
     let mut x = seed + 1;
     for _ in 0..20_000_000 {
-        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
     }
     x >> 60
 }

@@ -7,6 +7,7 @@ mod diag;
 mod macros;
 pub(crate) mod runtime;
 
+pub use diag::metrics::{metrics, Metrics};
 pub use runtime::config::{Config, ConfigError};
 pub use runtime::g::{GState, WaitReason};
 pub use runtime::join::{JoinError, JoinHandle};
@@ -14,4 +15,3 @@ pub use runtime::procs::{maxprocs, set_maxprocs, MaxProcsError};
 pub use runtime::sched::MAX_PROCS;
 pub use runtime::spawn::{spawn, Builder};
 pub use runtime::{current, num_goroutines, run, sleep, yield_now, Goroutine};
-pub use diag::metrics::{metrics, Metrics};

@@ -13,14 +13,19 @@ fn join_returns_the_panic_payload_and_identity() {
     assert_eq!(err.panic_message(), Some("boom 7"));
     assert_eq!(err.id(), id);
     assert_eq!(err.name(), Some("doomed"));
-    assert_eq!(err.to_string(), format!("goroutine {id} \"doomed\" panicked: boom 7"));
+    assert_eq!(
+        err.to_string(),
+        format!("goroutine {id} \"doomed\" panicked: boom 7")
+    );
 }
 
 #[test]
 fn a_custom_payload_survives() {
     #[derive(Debug, PartialEq)]
     struct Custom(u32);
-    let err = gort::go!(|| std::panic::panic_any(Custom(9))).join().unwrap_err();
+    let err = gort::go!(|| std::panic::panic_any(Custom(9)))
+        .join()
+        .unwrap_err();
     assert_eq!(err.panic_message(), None);
     assert_eq!(*err.into_panic().downcast::<Custom>().unwrap(), Custom(9));
 }

@@ -51,9 +51,18 @@ fn cpu_bound_goroutines_spawned_by_one_run_on_two_threads_and_are_stolen() {
             h.join().unwrap();
         }
     });
-    assert!(overlap.load(Ordering::SeqCst), "two goroutines never ran at once");
-    assert!(threads.lock().unwrap().len() >= 2, "all goroutines ran on one thread");
-    assert!(gort::metrics().steals > steals_before, "no steal was counted");
+    assert!(
+        overlap.load(Ordering::SeqCst),
+        "two goroutines never ran at once"
+    );
+    assert!(
+        threads.lock().unwrap().len() >= 2,
+        "all goroutines ran on one thread"
+    );
+    assert!(
+        gort::metrics().steals > steals_before,
+        "no steal was counted"
+    );
     gort::set_maxprocs(old).unwrap();
 }
 

@@ -72,8 +72,14 @@ fn a_million_spawns_each_run_exactly_once() {
         }
     });
     assert_eq!(done.load(Ordering::Acquire), N);
-    let wrong = runs.iter().filter(|c| c.load(Ordering::Relaxed) != 1).count();
-    assert_eq!(wrong, 0, "{wrong} goroutines ran a number of times other than once");
+    let wrong = runs
+        .iter()
+        .filter(|c| c.load(Ordering::Relaxed) != 1)
+        .count();
+    assert_eq!(
+        wrong, 0,
+        "{wrong} goroutines ran a number of times other than once"
+    );
 }
 
 #[test]
@@ -111,14 +117,20 @@ fn builder_names_and_rejects_unusable_stacks() {
         .unwrap();
     assert_eq!(h.name(), Some("worker"));
     assert_eq!(h.join().unwrap(), Some(Some("worker".to_owned())));
-    let err = gort::Builder::new().stack_size(10).spawn(|| ()).unwrap_err();
-    assert!(err.to_string().contains("stack size"), "{err}");
+    let err = gort::Builder::new()
+        .stack_size(10)
+        .spawn(|| ())
+        .unwrap_err();
+    assert!(err.to_string().contains("below the minimum"), "{err}");
     let big = gort::Builder::new()
         .stack_size(1 << 20)
         .spawn(|| {
             // Use most of a 1 MiB stack.
             let buf = [7u8; 600 * 1024];
-            std::hint::black_box(&buf).iter().map(|&b| b as usize).sum::<usize>()
+            std::hint::black_box(&buf)
+                .iter()
+                .map(|&b| b as usize)
+                .sum::<usize>()
         })
         .unwrap();
     assert_eq!(big.join().unwrap(), 7 * 600 * 1024);
@@ -133,7 +145,10 @@ fn goroutine_ids_are_unique() {
     ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids.len(), 1000);
-    assert!(gort::current().is_none(), "a plain thread is not a goroutine");
+    assert!(
+        gort::current().is_none(),
+        "a plain thread is not a goroutine"
+    );
 }
 
 #[test]
@@ -143,4 +158,26 @@ fn is_finished_turns_true() {
         std::thread::yield_now();
     }
     assert_eq!(h.join().unwrap(), 5);
+}
+
+#[test]
+fn current_knows_parent_site_and_state() {
+    let (parent, child_parent, line, state) = gort::go!(|| {
+        let me = gort::current().unwrap().id();
+        let child = gort::go!(|| {
+            let g = gort::current().unwrap();
+            (g.parent_id(), g.spawn_site().line(), g.state())
+        });
+        let (p, line, state) = child.join().unwrap();
+        (me, p, line, state)
+    })
+    .join()
+    .unwrap();
+    assert_eq!(child_parent, Some(parent));
+    assert!(line > 0);
+    assert_eq!(state, gort::GState::Running);
+    let top = gort::go!(|| gort::current().unwrap().parent_id())
+        .join()
+        .unwrap();
+    assert_eq!(top, None, "spawned from a plain thread");
 }

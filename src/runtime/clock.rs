@@ -6,7 +6,7 @@
 //! and a dump only needs "waiting for 5m3s".
 
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 static EPOCH: OnceLock<Instant> = OnceLock::new();
 
@@ -19,11 +19,6 @@ pub(crate) fn epoch() -> Instant {
 pub(crate) fn instant_to_nanos(t: Instant) -> u64 {
     let nanos = t.saturating_duration_since(epoch()).as_nanos();
     u64::try_from(nanos).unwrap_or(u64::MAX - 1)
-}
-
-/// The instant `nanos` after [`epoch`].
-pub(crate) fn nanos_to_instant(nanos: u64) -> Instant {
-    epoch() + Duration::from_nanos(nanos)
 }
 
 /// Precise monotonic nanoseconds since [`epoch`].

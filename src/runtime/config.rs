@@ -111,6 +111,8 @@ pub(crate) fn start_runtime() -> Sched {
         }
     }
     let stack_size = stack::checked_stack_size(stack_size).unwrap_or(stack::DEFAULT_STACK_SIZE);
+    let _ = stack::set_default_stack_size(stack_size);
+    super::overflow::install();
     super::panic_report::install();
     Sched::new(procs, stack_size)
 }

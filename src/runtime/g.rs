@@ -164,6 +164,7 @@ use std::sync::Arc;
 
 use super::clock;
 use super::coro::{GCoroutine, Yielder};
+use super::stack::StackBounds;
 
 /// A shared reference to a G. A run-queue entry is one of these.
 pub(crate) type GRef = Arc<G>;
@@ -175,8 +176,9 @@ pub(crate) type Entry = Box<dyn FnOnce() + Send + 'static>;
 pub(crate) enum GBody {
     /// Spawned, not yet run: no stack yet, only the closure.
     NotStarted(Entry),
-    /// Has run at least once: the coroutine owns a stack.
-    Started(GCoroutine),
+    /// Has run at least once: the coroutine owns a stack, whose bounds the overflow handler
+    /// needs while the G runs.
+    Started(GCoroutine, StackBounds),
     /// Finished: the stack went back to the pool.
     Finished,
 }

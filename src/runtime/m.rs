@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 use super::coro::{self, Switch};
 use super::g::{GBody, GRef, GState, G, PARK_EMPTY, PARK_NOTIFIED, PARK_PARKED};
+use super::overflow;
 use super::p::P;
 use super::sched::{MHandle, Sched};
 
@@ -110,6 +111,11 @@ pub(crate) fn report_thread_error(e: &io::Error) {
 
 fn m_main(handle: Arc<MHandle>, p: Arc<P>, spinning: bool) {
     let _ = handle.thread.set(std::thread::current());
+    if let Err(e) = overflow::ensure_altstack() {
+        eprintln!(
+            "gort: no signal stack for worker thread: a stack overflow will not be reported: {e}"
+        );
+    }
     let seed = (handle.id as u32).wrapping_mul(0x9E37_79B9) | 1;
     let mut m = MLocal {
         handle,
@@ -148,15 +154,20 @@ fn execute(s: &Sched, m: &mut MLocal, g: GRef) {
                 Ok(stack) => stack,
                 Err(e) => stack_exhausted(&g, &e),
             };
-            *body = GBody::Started(coro::create(&g, stack, entry));
+            let bounds = stack.bounds();
+            *body = GBody::Started(coro::create(&g, stack, entry), bounds);
         }
-        let GBody::Started(coroutine) = body else {
+        let GBody::Started(coroutine, bounds) = body else {
             unreachable!("a finished G was queued")
         };
+        let running = overflow::RunningStack::new(g.id, g.name.as_deref(), g.spawn_site, *bounds);
+        // SAFETY: `running` lives on this M's stack until after `clear_running` below.
+        unsafe { overflow::set_running(&running) };
         let switched = coro::resume(coroutine);
+        overflow::clear_running();
         match switched {
             None => {
-                let GBody::Started(coroutine) = std::mem::replace(body, GBody::Finished) else {
+                let GBody::Started(coroutine, _) = std::mem::replace(body, GBody::Finished) else {
                     unreachable!()
                 };
                 // SAFETY: this M holds `p`.

@@ -150,6 +150,31 @@ impl Goroutine {
     pub fn name(&self) -> Option<&str> {
         self.g.name.as_deref()
     }
+
+    /// The id of the goroutine that spawned it (`None`: spawned from a plain thread).
+    pub fn parent_id(&self) -> Option<u64> {
+        (self.g.parent != 0).then_some(self.g.parent)
+    }
+
+    /// Where `go!`/`spawn` was called for it.
+    pub fn spawn_site(&self) -> &'static std::panic::Location<'static> {
+        self.g.spawn_site
+    }
+
+    /// Its state now (from `current()`, always `Running`).
+    pub fn state(&self) -> g::GState {
+        self.g.state()
+    }
+
+    /// How long ago it was spawned (millisecond resolution).
+    pub fn age(&self) -> Duration {
+        Duration::from_nanos(clock::coarse_nanos().saturating_sub(self.g.spawned_at))
+    }
+
+    /// How long it has been in its current state (millisecond resolution).
+    pub fn time_in_state(&self) -> Duration {
+        Duration::from_nanos(clock::coarse_nanos().saturating_sub(self.g.state_since()))
+    }
 }
 
 impl std::fmt::Debug for Goroutine {

@@ -134,15 +134,6 @@ impl Unparker {
             Target::Thread(t) => t.unpark(),
         }
     }
-
-    /// Whether both wake the same goroutine or thread.
-    pub(crate) fn same_target(&self, other: &Unparker) -> bool {
-        match (&self.target, &other.target) {
-            (Target::Goroutine(a), Target::Goroutine(b)) => Arc::ptr_eq(a, b),
-            (Target::Thread(a), Target::Thread(b)) => a.id() == b.id(),
-            _ => false,
-        }
-    }
 }
 
 fn unpark_g(g: &GRef) {
@@ -292,7 +283,7 @@ mod tests {
         let go2 = go.clone();
         let h = crate::spawn(move || {
             let g = current_g().unwrap();
-            // SAFETY (test): the G is alive while it runs.
+            // SAFETY: every G lives in an Arc and this one is running, so it is alive.
             let gref = unsafe {
                 Arc::increment_strong_count(g as *const G);
                 Arc::from_raw(g as *const G)

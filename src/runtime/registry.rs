@@ -109,6 +109,7 @@ impl Registry {
     }
 
     /// Calls `f` on every live G, one shard lock at a time (never stops the world).
+    #[allow(dead_code)] // the reader, the goroutine dump, comes with the leak tracker
     pub(crate) fn for_each(&self, mut f: impl FnMut(&GRef)) {
         for shard in self.shards.iter() {
             let live: Vec<GRef> = lock(&shard.slots)

@@ -40,6 +40,7 @@ pub(crate) enum TimerAction {
     /// Unpark a goroutine or thread (sleep, park deadlines).
     Unpark(Unparker),
     /// Call a function (timer channels, context deadlines).
+    #[allow(dead_code)] // used by the timer channels in `time/`
     Call(Arc<dyn Fn() + Send + Sync>),
 }
 
