@@ -25,6 +25,13 @@ const RUNNEXT_STREAK_LIMIT: u32 = 64;
 /// Passes over the victims a spinning M makes before giving up.
 const STEAL_PASSES: usize = 4;
 
+/// Rounds of (pause, look again) a spinning M makes before giving its P back. Putting an M
+/// to sleep and waking it costs two futex calls and, on a VM, tens of microseconds of
+/// wake-up latency; work often arrives within a few microseconds (a producer spawning in a
+/// loop, a ping-pong partner replying), so a spinner waits that long first. Bounded, and only
+/// spinners (at most half the busy Ps) do it.
+const SPIN_ROUNDS: usize = 64;
+
 /// Finds a G to run; sleeps the M until there is one. Returns with `m.p` held.
 pub(crate) fn find_runnable(s: &Sched, m: &mut MLocal) -> GRef {
     loop {
@@ -54,6 +61,9 @@ pub(crate) fn find_runnable(s: &Sched, m: &mut MLocal) -> GRef {
                 s.nmspinning.fetch_add(1, Ordering::SeqCst);
             }
             if let Some(g) = steal_work(s, m, &p) {
+                return g;
+            }
+            if let Some(g) = spin_for_work(s, m, &p) {
                 return g;
             }
         }
@@ -129,6 +139,32 @@ fn steal_work(s: &Sched, m: &mut MLocal, p: &Arc<P>) -> Option<GRef> {
         }
         if let Some(g) = steal_global(s, p) {
             return Some(g);
+        }
+    }
+    None
+}
+
+/// The spinner's short wait: pause, then look at every queue again.
+fn spin_for_work(s: &Sched, m: &mut MLocal, p: &Arc<P>) -> Option<GRef> {
+    for round in 0..SPIN_ROUNDS {
+        for _ in 0..(16 << (round / 16)) {
+            std::hint::spin_loop();
+        }
+        if let Some(g) = p.take_runnext() {
+            return Some(g);
+        }
+        // SAFETY: this M holds `p`.
+        if let Some(g) = unsafe { p.pop_local() } {
+            return Some(g);
+        }
+        if let Some(g) = steal_global(s, p) {
+            return Some(g);
+        }
+        if let Some(g) = steal_work(s, m, p) {
+            return Some(g);
+        }
+        if super::timer::due_now(s) {
+            return None;
         }
     }
     None

@@ -132,17 +132,17 @@ fn m_main(handle: Arc<MHandle>, p: Arc<P>, spinning: bool) {
         if m.spinning {
             super::find::reset_spinning(s, &mut m);
         }
-        execute(s, &mut m, g);
+        execute(&m, g);
         s.retire_if_needed(&mut m);
     }
 }
 
 /// Runs `g` until it finishes, parks or yields.
-fn execute(s: &Sched, m: &mut MLocal, g: GRef) {
-    let p = m.p.as_ref().expect("execute without a P").clone();
+fn execute(m: &MLocal, g: GRef) {
+    let p: &P = m.p.as_deref().expect("execute without a P");
     CURRENT_G.with(|c| c.set(Arc::as_ptr(&g)));
     g.set_state_untimed(GState::Running);
-    loop {
+    let yielded = loop {
         // SAFETY: we popped `g` from a run queue, which gives us the right to run it.
         let body = unsafe { g.body() };
         if let GBody::NotStarted(_) = body {
@@ -173,13 +173,11 @@ fn execute(s: &Sched, m: &mut MLocal, g: GRef) {
                 // SAFETY: this M holds `p`.
                 unsafe { p.stacks() }.put(coroutine.into_stack());
                 g.set_state(GState::Dead);
-                break;
+                break false;
             }
             Some(Switch::Yield) => {
                 g.set_state_untimed(GState::Runnable);
-                // SAFETY: this M holds `p`.
-                unsafe { p.put(g.clone(), false) };
-                break;
+                break true;
             }
             Some(Switch::Park) => {
                 // Commit the park: from here the G belongs to whoever unparks it. An unpark
@@ -190,7 +188,7 @@ fn execute(s: &Sched, m: &mut MLocal, g: GRef) {
                     Ordering::AcqRel,
                     Ordering::Acquire,
                 ) {
-                    Ok(_) => break,
+                    Ok(_) => break false,
                     Err(state) => {
                         debug_assert_eq!(state, PARK_NOTIFIED);
                         g.park_state.store(PARK_EMPTY, Ordering::Relaxed);
@@ -200,9 +198,13 @@ fn execute(s: &Sched, m: &mut MLocal, g: GRef) {
                 }
             }
         }
-    }
+    };
     CURRENT_G.with(|c| c.set(ptr::null()));
-    let _ = s;
+    if yielded {
+        // The queue entry is the reference we were given: moved back, not cloned.
+        // SAFETY: this M holds `p`.
+        unsafe { p.put(g, false) };
+    }
 }
 
 #[cold]
