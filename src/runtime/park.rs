@@ -13,39 +13,165 @@
 //! - Nothing calls `Unparker::unpark` while holding a lock that the woken side takes before it
 //!   can re-check (it would only cost a wasted switch, but keep wake-ups outside locks).
 
+//!
+//! # How a G parks (the token protocol on `G::park_state`)
+//! - `park`: a token (`NOTIFIED`) is consumed and `park` returns at once. Otherwise the G
+//!   records `Waiting(reason)` and switches to its M, which commits the park on its own stack
+//!   with `EMPTY → PARKED`. If that CAS fails, an unpark arrived in between and left a token:
+//!   the M resumes the G at once. A G is never queued while it still runs on its stack.
+//! - `unpark`: `EMPTY → NOTIFIED` (the G is running: leave a token), `NOTIFIED` (nothing to
+//!   do), or `PARKED → EMPTY`, and then the winner of that CAS, and only it, queues the G
+//!   (in `runnext` of the unparker's P: the woken G runs next, Go's hand-off).
+//! - Orderings: the unparker's writes before `unpark` (a value put in a channel slot)
+//!   happen-before the G's reads after `park` returns: the CAS that takes the token or queues
+//!   the G is Release, the consuming CAS and the run-queue pop are Acquire.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Instant;
 
-use super::g::WaitReason;
+use super::coro::{self, Switch};
+use super::g::{GRef, GState, WaitReason, G, PARK_EMPTY, PARK_NOTIFIED, PARK_PARKED};
+use super::m::current_g;
+use super::timer::{self, TimerAction};
 
 /// Blocks the caller until it is unparked (see the module contract).
 pub(crate) fn park(reason: WaitReason) {
-    let _ = reason;
-    std::thread::park();
+    match current_g() {
+        Some(g) => park_g(g, reason),
+        None => std::thread::park(),
+    }
 }
 
 /// Blocks the caller until it is unparked or `deadline` has passed.
 pub(crate) fn park_until(reason: WaitReason, deadline: Instant) {
-    let _ = reason;
-    let now = Instant::now();
-    if deadline > now {
-        std::thread::park_timeout(deadline - now);
+    match current_g() {
+        Some(g) => {
+            if take_token(g) || Instant::now() >= deadline {
+                return;
+            }
+            let handle = timer::add(deadline, TimerAction::Unpark(Unparker::for_g(g)));
+            park_g(g, reason);
+            handle.cancel();
+        }
+        None => {
+            let now = Instant::now();
+            if deadline > now {
+                std::thread::park_timeout(deadline - now);
+            }
+        }
+    }
+}
+
+fn take_token(g: &G) -> bool {
+    g.park_state
+        .compare_exchange(
+            PARK_NOTIFIED,
+            PARK_EMPTY,
+            Ordering::Acquire,
+            Ordering::Relaxed,
+        )
+        .is_ok()
+}
+
+fn park_g(g: &G, reason: WaitReason) {
+    if take_token(g) {
+        return;
+    }
+    g.set_state(GState::Waiting(reason));
+    coro::suspend(g, Switch::Park);
+}
+
+/// Switches the running G to the back of its P's queue (or yields the thread).
+pub(crate) fn yield_now() {
+    match current_g() {
+        Some(g) => coro::suspend(g, Switch::Yield),
+        None => std::thread::yield_now(),
     }
 }
 
 /// Wakes one parked goroutine or thread; see the module contract.
 #[derive(Clone, Debug)]
 pub(crate) struct Unparker {
-    thread: std::thread::Thread,
+    target: Target,
+}
+
+#[derive(Clone, Debug)]
+enum Target {
+    Goroutine(GRef),
+    Thread(std::thread::Thread),
 }
 
 impl Unparker {
     /// The unparker of the calling goroutine (or plain thread).
     pub(crate) fn current() -> Unparker {
-        Unparker { thread: std::thread::current() }
+        match current_g() {
+            Some(g) => Unparker::for_g(g),
+            None => Unparker {
+                target: Target::Thread(std::thread::current()),
+            },
+        }
+    }
+
+    fn for_g(g: &G) -> Unparker {
+        let raw = g as *const G;
+        // SAFETY: every G is allocated in an `Arc` (spawn), and the caller's `&G` proves a
+        // strong reference is alive, so adding one and rebuilding an `Arc` from the pointer
+        // is sound.
+        let g = unsafe {
+            Arc::increment_strong_count(raw);
+            Arc::from_raw(raw)
+        };
+        Unparker {
+            target: Target::Goroutine(g),
+        }
     }
 
     /// Makes the target runnable again, or leaves it a token if it is not parked yet.
     pub(crate) fn unpark(&self) {
-        self.thread.unpark();
+        match &self.target {
+            Target::Goroutine(g) => unpark_g(g),
+            Target::Thread(t) => t.unpark(),
+        }
+    }
+
+    /// Whether both wake the same goroutine or thread.
+    pub(crate) fn same_target(&self, other: &Unparker) -> bool {
+        match (&self.target, &other.target) {
+            (Target::Goroutine(a), Target::Goroutine(b)) => Arc::ptr_eq(a, b),
+            (Target::Thread(a), Target::Thread(b)) => a.id() == b.id(),
+            _ => false,
+        }
+    }
+}
+
+fn unpark_g(g: &GRef) {
+    let mut state = g.park_state.load(Ordering::Acquire);
+    loop {
+        match state {
+            PARK_EMPTY => match g.park_state.compare_exchange_weak(
+                PARK_EMPTY,
+                PARK_NOTIFIED,
+                Ordering::Release,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return,
+                Err(now) => state = now,
+            },
+            PARK_PARKED => match g.park_state.compare_exchange_weak(
+                PARK_PARKED,
+                PARK_EMPTY,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    g.set_state(GState::Runnable);
+                    super::sched::ready(g.clone(), true);
+                    return;
+                }
+                Err(now) => state = now,
+            },
+            _ => return,
+        }
     }
 }
