@@ -1,7 +1,9 @@
 //! Spawn + complete of trivial tasks: ns per task, peers side by side.
 //!
 //! Every task does one `fetch_add` on a shared counter and counts its window down; the task
-//! that empties the window wakes the spawner (tokio `Notify`, may `SyncFlag`, gort `join`).
+//! that empties the window wakes the spawner (tokio `Notify`, may `SyncFlag`). gort has no
+//! WaitGroup or channel yet, so its spawner joins the window's `JoinHandle`s instead (anchors'
+//! a''': tokio measured 424 vs 438 ns for the two styles, within noise).
 //! The spawning loop runs inside a task of the runtime under test, so spawns take the worker's
 //! local path where the runtime has one. One criterion iteration is one task: each sample
 //! spawns its iterations in windows (spawn W, wait for all W, repeat).
@@ -14,12 +16,14 @@
 //! - `spawn_park_wake`: one unit = a task W that spawns a sibling S and blocks until S wakes
 //!   it (tokio oneshot, may mpsc, gort join), in windows of 1,000 units: ns per unit.
 //!
-//! may arms run in a child process each (may's worker count is fixed per process).
+//! may arms run in a child process each (may's worker count is fixed per process); gort
+//! arms share this process's one runtime and switch with `gort::set_maxprocs`.
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 #[allow(dead_code)]
 mod support;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -54,6 +58,7 @@ fn main() {
         let mut group = criterion.benchmark_group(name);
         group.sampling_mode(SamplingMode::Flat);
         for procs in PROCS {
+            gort_arm(&mut group, procs, |tasks| gort_spawn(tasks, window));
             tokio_arms(&mut group, procs, |rt, tasks| {
                 tokio_spawn(rt, tasks, window)
             });
@@ -72,6 +77,9 @@ fn main() {
     let mut group = criterion.benchmark_group("spawn_park_wake");
     group.sampling_mode(SamplingMode::Flat);
     for procs in PROCS {
+        gort_arm(&mut group, procs, |units| {
+            gort_park_wake(units, PARK_WAKE_WINDOW)
+        });
         tokio_arms(&mut group, procs, |rt, units| {
             tokio_park_wake(rt, units, PARK_WAKE_WINDOW)
         });
@@ -93,6 +101,20 @@ fn child_dispatch(workload: &str, args: &[u64]) -> Duration {
         "may_park_wake" => may_park_wake(tasks, window),
         other => panic!("unknown child workload {other}"),
     }
+}
+
+/// Adds gort's arm at `procs` (this process's one gort runtime, resized per arm).
+fn gort_arm(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    procs: usize,
+    workload: impl Fn(u64) -> Duration,
+) {
+    group.bench_function(arm_id(procs, "gort"), |b| {
+        b.iter_custom(|n| {
+            gort::set_maxprocs(procs).expect("setting gort's maxprocs");
+            workload(n)
+        })
+    });
 }
 
 /// Adds tokio's arms at `procs`: current_thread (1 proc only) and multi_thread.
@@ -118,6 +140,58 @@ fn may_arm(group: &mut BenchmarkGroup<'_, WallTime>, procs: usize, workload: &st
     group.bench_function(arm_id(procs, "may"), |b| {
         b.iter_custom(|n| child::measure_in_child(workload, &[procs as u64, n, window]))
     });
+}
+
+// ---------------------------------------------------------------------------------------
+// gort
+
+fn gort_spawn(tasks: u64, window: u64) -> Duration {
+    let spawner = gort::spawn(move || {
+        let counter = Arc::new(AtomicU64::new(0));
+        let mut handles = Vec::with_capacity(tasks.min(window) as usize);
+        let start = Instant::now();
+        for size in window::sizes(tasks, window) {
+            for _ in 0..size {
+                let counter = Arc::clone(&counter);
+                handles.push(gort::spawn(move || {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                }));
+            }
+            for handle in handles.drain(..) {
+                handle.join().expect("a task panicked");
+            }
+        }
+        let elapsed = start.elapsed();
+        assert_eq!(counter.load(Ordering::Relaxed), tasks);
+        elapsed
+    });
+    spawner.join().expect("the spawner goroutine panicked")
+}
+
+/// A unit: W spawns a sibling S and blocks in `join(S)`. S goes to `runnext`, so on one proc W
+/// parks before S runs, and S's exit wakes W.
+fn gort_park_wake(units: u64, window: u64) -> Duration {
+    let spawner = gort::spawn(move || {
+        let counter = Arc::new(AtomicU64::new(0));
+        let mut handles = Vec::with_capacity(units.min(window) as usize);
+        let start = Instant::now();
+        for size in window::sizes(units, window) {
+            for _ in 0..size {
+                let counter = Arc::clone(&counter);
+                handles.push(gort::spawn(move || {
+                    gort::spawn(|| ()).join().expect("the sibling panicked");
+                    counter.fetch_add(1, Ordering::Relaxed);
+                }));
+            }
+            for handle in handles.drain(..) {
+                handle.join().expect("a waiter panicked");
+            }
+        }
+        let elapsed = start.elapsed();
+        assert_eq!(counter.load(Ordering::Relaxed), units);
+        elapsed
+    });
+    spawner.join().expect("the spawner goroutine panicked")
 }
 
 // ---------------------------------------------------------------------------------------
@@ -255,14 +329,14 @@ fn may_wait(state: &Window<SyncFlag>) {
 fn std_thread_spawn(procs: usize, tasks: u64, window: u64) -> Duration {
     let _pin = (procs == 1)
         .then(|| support::affinity::pin_current_thread_to_cpu0().expect("pinning to CPU 0"));
-    let counter = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     for size in window::sizes(tasks, window) {
         let threads: Vec<_> = (0..size)
             .map(|_| {
                 let counter = Arc::clone(&counter);
                 std::thread::spawn(move || {
-                    counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    counter.fetch_add(1, Ordering::Relaxed);
                 })
             })
             .collect();
@@ -271,6 +345,6 @@ fn std_thread_spawn(procs: usize, tasks: u64, window: u64) -> Duration {
         }
     }
     let elapsed = start.elapsed();
-    assert_eq!(counter.load(std::sync::atomic::Ordering::Relaxed), tasks);
+    assert_eq!(counter.load(Ordering::Relaxed), tasks);
     elapsed
 }

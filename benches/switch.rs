@@ -2,7 +2,7 @@
 //! the other task. Reported time is per yield, i.e. per switch (anchors' b). One criterion
 //! iteration is one yield; each task yields half of them.
 //!
-//! Peers: tokio `yield_now` on current_thread and on multi_thread with 1 worker, may
+//! Peers: gort `yield_now` at `set_maxprocs(1)`, tokio `yield_now` on current_thread and on multi_thread with 1 worker, may
 //! `yield_now` with 1 worker (in a child process), `std::thread::yield_now` with both
 //! threads pinned to CPU 0.
 #![warn(clippy::undocumented_unsafe_blocks)]
@@ -22,6 +22,7 @@ fn main() {
     let mut criterion = support::criterion();
     let mut group = criterion.benchmark_group("switch");
 
+    group.bench_function(arm_id(1, "gort"), |b| b.iter_custom(gort_switch));
     let rt = runtimes::tokio_current_thread();
     group.bench_function(arm_id(1, "tokio_ct"), |b| {
         b.iter_custom(|n| tokio_switch(&rt, n))
@@ -53,6 +54,26 @@ fn child_dispatch(workload: &str, args: &[u64]) -> Duration {
 /// Yields per task so that the two tasks together switch at least `switches` times.
 fn per_task(switches: u64) -> u64 {
     switches.div_ceil(2)
+}
+
+fn gort_switch(switches: u64) -> Duration {
+    gort::set_maxprocs(1).expect("setting gort's maxprocs");
+    let each = per_task(switches);
+    let driver = gort::spawn(move || {
+        let start = Instant::now();
+        let first = gort::spawn(move || gort_yielder(each));
+        let second = gort::spawn(move || gort_yielder(each));
+        first.join().expect("yielder panicked");
+        second.join().expect("yielder panicked");
+        start.elapsed()
+    });
+    scale_to(driver.join().expect("driver panicked"), 2 * each, switches)
+}
+
+fn gort_yielder(yields: u64) {
+    for _ in 0..yields {
+        gort::yield_now();
+    }
 }
 
 fn tokio_switch(rt: &Runtime, switches: u64) -> Duration {
