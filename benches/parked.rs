@@ -13,7 +13,9 @@
 //! cargo bench --bench parked -- --peer tokio_mt_oneshot --peer may_mpsc
 //! ```
 //!
-//! Peers: `tokio_mt_oneshot` (multi_thread, 2 workers; a `oneshot::Receiver` per task, the
+//! Peers: `gort` (maxprocs 2; gort has no channel yet, so each goroutine blocks in
+//! `JoinHandle::join` of the next one and the last sleeps for good: a chain of parked Gs),
+//! `tokio_mt_oneshot` (multi_thread, 2 workers; a `oneshot::Receiver` per task, the
 //! senders kept in a Vec), `tokio_mt_pending` (`std::future::pending()`), `may_mpsc` (an
 //! `mpsc` channel per coroutine, spawned from the main thread; may runs out of memory maps
 //! near 32.7k coroutines here, which the table reports as a failure), `may_mpsc_30k` (the same
@@ -26,6 +28,7 @@ mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use support::rss::vm_rss_bytes;
 use support::start_line::StartLine;
@@ -49,6 +52,10 @@ struct Peer {
 }
 
 const PEERS: &[Peer] = &[
+    Peer {
+        name: "gort",
+        tasks: |n| n,
+    },
     Peer {
         name: "tokio_mt_oneshot",
         tasks: |n| n,
@@ -173,16 +180,23 @@ fn measure(peer: &str, tasks: u64) -> Result<f64, String> {
         ["ok", bytes, ..] if output.status.success() => {
             bytes.parse().map_err(|_| format!("child printed {line:?}"))
         }
-        _ => Err(format!(
-            "child ended with {} and printed {line:?}",
-            output.status
-        )),
+        _ => {
+            // A runtime that aborts (gort when a stack cannot be mapped) says why on stderr.
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            let why = stderr
+                .lines()
+                .find(|line| !line.trim().is_empty())
+                .unwrap_or(line);
+            Err(format!("{}: {why}", output.status))
+        }
     }
 }
 
 /// Child side: park `tasks` tasks of `peer`, print "ok <bytes per task> <before> <after>".
 fn run_child(peer: &str, tasks: usize) {
+    install_failure_report();
     let (before, after) = match peer {
+        "gort" => gort_parked(tasks),
         "tokio_mt_oneshot" => tokio_parked(tasks, true),
         "tokio_mt_pending" => tokio_parked(tasks, false),
         "may_mpsc" | "may_mpsc_30k" => may_parked(tasks),
@@ -230,19 +244,58 @@ fn tokio_parked(tasks: usize, with_oneshot: bool) -> (u64, u64) {
     (before, after)
 }
 
-/// Coroutines spawned so far, for the failure report.
-static MAY_SPAWNED: AtomicUsize = AtomicUsize::new(0);
+/// Tasks spawned so far, for the failure report.
+static SPAWNED: AtomicUsize = AtomicUsize::new(0);
+
+/// A runtime that cannot allocate one more stack (may near 32.7k coroutines: two memory maps
+/// per stack against vm.max_map_count) panics; the default hook would then try to print a
+/// backtrace, which needs memory it cannot map, and hang. Report the failure and leave.
+fn install_failure_report() {
+    std::panic::set_hook(Box::new(|info| {
+        let spawned = SPAWNED.load(Ordering::Relaxed);
+        println!("fail after {spawned} live tasks: {info}");
+        std::process::exit(FAILED_EXIT);
+    }));
+}
+
+/// A long sleep for the goroutine at the end of the chain (it never needs to wake).
+const FOREVER: Duration = Duration::from_secs(24 * 60 * 60);
+
+fn gort_parked(tasks: usize) -> (u64, u64) {
+    gort::set_maxprocs(2).expect("setting gort's maxprocs");
+    gort::spawn(|| ()).join().expect("warm-up goroutine");
+    let start_line = Arc::new(StartLine::new(tasks));
+    let before = vm_rss_bytes();
+    let spawner_line = Arc::clone(&start_line);
+    let spawner = gort::spawn(move || {
+        let line = Arc::clone(&spawner_line);
+        let mut next = gort::spawn(move || {
+            line.count_down();
+            loop {
+                gort::sleep(FOREVER);
+            }
+        });
+        SPAWNED.store(1, Ordering::Relaxed);
+        for spawned in 1..tasks {
+            let line = Arc::clone(&spawner_line);
+            let joined = next;
+            next = gort::spawn(move || {
+                line.count_down();
+                let _ = joined.join();
+            });
+            SPAWNED.store(spawned + 1, Ordering::Relaxed);
+        }
+        // Dropping the head's handle detaches it; the runtime keeps parked goroutines alive.
+        drop(next);
+    });
+    spawner.join().expect("the spawner goroutine panicked");
+    start_line.wait();
+    let after = vm_rss_bytes();
+    (before, after)
+}
 
 fn may_parked(tasks: usize) -> (u64, u64) {
     runtimes::configure_may(2);
-    // may panics inside its stack allocator once the process runs out of memory maps; the
-    // default hook would then try to print a backtrace, which needs memory it cannot map and
-    // hangs. Report the failure and leave instead.
-    std::panic::set_hook(Box::new(|info| {
-        let spawned = MAY_SPAWNED.load(Ordering::Relaxed);
-        println!("fail after {spawned} live coroutines: {info}");
-        std::process::exit(FAILED_EXIT);
-    }));
     runtimes::may_go(|| ()).join().expect("warm-up coroutine");
     let start_line = Arc::new(StartLine::new(tasks));
     let before = vm_rss_bytes();
@@ -255,7 +308,7 @@ fn may_parked(tasks: usize) -> (u64, u64) {
             start_line.count_down();
             let _ = receiver.recv();
         });
-        MAY_SPAWNED.store(spawned + 1, Ordering::Relaxed);
+        SPAWNED.store(spawned + 1, Ordering::Relaxed);
     }
     start_line.wait();
     let after = vm_rss_bytes();

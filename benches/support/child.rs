@@ -43,6 +43,8 @@ pub fn serve_if_child(dispatch: fn(&str, &[u64]) -> Duration) {
 pub fn measure_in_child(workload: &str, args: &[u64]) -> Duration {
     let output = spawn_child(workload, args);
     let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    eprint!("{stderr}");
     if !output.status.success() {
         panic!(
             "child `{workload} {args:?}` failed ({}): {stdout}",
@@ -56,8 +58,8 @@ pub fn measure_in_child(workload: &str, args: &[u64]) -> Duration {
     Duration::from_nanos(nanos)
 }
 
-/// Runs `workload` with `args` in a child process and returns its raw output, whatever its
-/// exit status (for workloads whose failure is itself the result).
+/// Runs `workload` with `args` in a child process and returns its raw output (stdout and
+/// stderr captured), whatever its exit status: for workloads whose failure is the result.
 pub fn spawn_child(workload: &str, args: &[u64]) -> std::process::Output {
     let spec = std::iter::once(workload.to_owned())
         .chain(args.iter().map(u64::to_string))
@@ -68,7 +70,7 @@ pub fn spawn_child(workload: &str, args: &[u64]) -> std::process::Output {
         .env(CHILD_ENV, spec)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::piped())
         .output()
         .expect("starting the child process")
 }
