@@ -87,6 +87,9 @@ fn main() {
         return;
     }
     let options = Options::from_args();
+    if options.filtered_out {
+        return;
+    }
     println!(
         "{:<18} {:>9}  {:>12}  [min - max] over runs, or why it failed",
         "peer", "tasks", "bytes/task"
@@ -131,21 +134,27 @@ struct Options {
     tasks: u64,
     runs: usize,
     peers: Vec<String>,
+    /// A criterion-style filter on the command line names other benches only.
+    filtered_out: bool,
 }
 
 impl Options {
+    /// Parses this binary's options. `cargo bench -- …` hands the same arguments to every
+    /// bench binary, so criterion's options are skipped (with a numeric value after them) and
+    /// a bare word is a filter: this table runs only if some filter occurs in "parked".
     fn from_args() -> Options {
         let mut options = Options {
             tasks: DEFAULT_TASKS,
             runs: 1,
             peers: Vec::new(),
+            filtered_out: false,
         };
-        let mut args = std::env::args().skip(1);
+        let mut filters = Vec::new();
+        let mut args = std::env::args().skip(1).peekable();
         while let Some(arg) = args.next() {
             let mut value =
                 |what: &str| args.next().unwrap_or_else(|| panic!("{arg} needs {what}"));
             match arg.as_str() {
-                "--bench" => {} // cargo bench passes it to every bench binary
                 "--n" => options.tasks = value("a count").parse().expect("--n: not a number"),
                 "--runs" => options.runs = value("a count").parse().expect("--runs: not a number"),
                 "--peer" => options.peers.push(value("a peer name")),
@@ -153,9 +162,19 @@ impl Options {
                     options.tasks = MILLION;
                     options.peers.push("gort".to_owned());
                 }
-                other => panic!("unknown option {other} (see the top of benches/parked.rs)"),
+                flag if flag.starts_with('-') => {
+                    // `--bench` from cargo, or a criterion option meant for the other benches.
+                    if args.peek().is_some_and(|next| next.parse::<f64>().is_ok()) {
+                        args.next();
+                    }
+                }
+                filter => filters.push(filter.to_owned()),
             }
         }
+        options.filtered_out = !filters.is_empty()
+            && !filters
+                .iter()
+                .any(|filter| "parked".contains(filter.as_str()));
         options
     }
 
