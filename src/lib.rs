@@ -4,8 +4,11 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 mod diag;
+pub mod leak;
 mod macros;
 pub(crate) mod runtime;
+
+pub use diag::debug;
 
 pub use diag::metrics::{metrics, Metrics};
 pub use runtime::config::{Config, ConfigError};
@@ -15,3 +18,10 @@ pub use runtime::procs::{maxprocs, set_maxprocs, MaxProcsError};
 pub use runtime::sched::MAX_PROCS;
 pub use runtime::spawn::{spawn, Builder};
 pub use runtime::{current, num_goroutines, run, sleep, yield_now, Goroutine};
+
+/// What `go!` expands to; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::leak::site::SiteCounter;
+    pub use crate::runtime::spawn::{go_counted, go_counted_with};
+}
