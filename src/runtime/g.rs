@@ -157,6 +157,7 @@ impl WaitReason {
     }
 }
 
+use std::backtrace::Backtrace;
 use std::cell::UnsafeCell;
 use std::panic::Location;
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering};
@@ -167,6 +168,7 @@ use super::coro::{GCoroutine, Yielder};
 use super::entry::EntrySlot;
 use super::join::JoinSlot;
 use super::stack::StackBounds;
+use crate::leak::site::SiteCounter;
 
 /// A shared reference to a G. A run-queue entry is one of these.
 pub(crate) type GRef = Arc<G>;
@@ -188,6 +190,19 @@ pub(crate) const PARK_EMPTY: u8 = 0;
 pub(crate) const PARK_NOTIFIED: u8 = 1;
 /// `park_state`: the G is parked; the unpark that swaps this to `PARK_EMPTY` must queue it.
 pub(crate) const PARK_PARKED: u8 = 2;
+
+/// What the leak tracker keeps in a G's header (`leak/mod.rs` explains each use). Set at
+/// spawn; only `scope` changes afterwards, and only by the G itself (`leak::Scope`).
+pub(crate) struct LeakTag {
+    /// The live counter of the `go!` call site that spawned this G (`None`: spawned with the
+    /// function forms `spawn`/`Builder::spawn`, which have no per-site counter).
+    pub(crate) site_counter: Option<&'static SiteCounter>,
+    /// The leak-check scope this G belongs to (0: none), copied from the spawner at spawn, so
+    /// descendants of a scope's goroutines belong to it too.
+    pub(crate) scope: AtomicU64,
+    /// The spawner's stack at spawn, when `GORT_TRACEBACK=spawn` (boxed: one word when off).
+    pub(crate) spawn_backtrace: Option<Box<Backtrace>>,
+}
 
 /// A goroutine's header.
 pub(crate) struct G {
@@ -213,6 +228,8 @@ pub(crate) struct G {
     pub(crate) registry_slot: AtomicU64,
     /// Where the G leaves its result for its `JoinHandle`.
     pub(crate) join: JoinSlot,
+    /// Per-site count, leak-check scope and spawn backtrace (the leak tracker's fields).
+    pub(crate) leak: LeakTag,
     /// The running coroutine's yielder (its address on the G's own stack), set by the G when
     /// it first runs and read only by the G itself to suspend.
     pub(crate) yielder: AtomicPtr<Yielder>,
@@ -238,6 +255,7 @@ impl G {
         parent: u64,
         stack_size: usize,
         entry: EntrySlot,
+        leak: LeakTag,
     ) -> G {
         let now = clock::coarse_nanos();
         G {
@@ -252,6 +270,7 @@ impl G {
             park_state: AtomicU8::new(PARK_EMPTY),
             registry_slot: AtomicU64::new(u64::MAX),
             join: JoinSlot::new(),
+            leak,
             yielder: AtomicPtr::new(std::ptr::null_mut()),
             body: UnsafeCell::new(GBody::NotStarted(entry)),
         }

@@ -23,7 +23,7 @@ use super::coro::{self, Switch};
 use super::g::{GBody, GRef, GState, G, PARK_EMPTY, PARK_NOTIFIED, PARK_PARKED};
 use super::overflow;
 use super::p::P;
-use super::sched::{MHandle, Sched};
+use super::sched::{MHandle, MStats, Sched};
 
 thread_local! {
     static CURRENT_P: Cell<*const P> = const { Cell::new(ptr::null()) };
@@ -111,6 +111,8 @@ pub(crate) fn report_thread_error(e: &io::Error) {
 
 fn m_main(handle: Arc<MHandle>, p: Arc<P>, spinning: bool) {
     let _ = handle.thread.set(std::thread::current());
+    // The deadlock detector's thread census must know this thread is an M.
+    crate::diag::threads::register_runtime_thread();
     if let Err(e) = overflow::ensure_altstack() {
         eprintln!(
             "gort: no signal stack for worker thread: a stack overflow will not be reported: {e}"
@@ -173,6 +175,7 @@ fn execute(m: &MLocal, g: GRef) {
                 // SAFETY: this M holds `p`.
                 unsafe { p.stacks() }.put(coroutine.into_stack());
                 g.set_state(GState::Dead);
+                MStats::bump(&m.handle.stats.finished);
                 break false;
             }
             Some(Switch::Yield) => {
@@ -188,7 +191,10 @@ fn execute(m: &MLocal, g: GRef) {
                     Ordering::AcqRel,
                     Ordering::Acquire,
                 ) {
-                    Ok(_) => break false,
+                    Ok(_) => {
+                        MStats::bump(&m.handle.stats.parks);
+                        break false;
+                    }
                     Err(state) => {
                         debug_assert_eq!(state, PARK_NOTIFIED);
                         g.park_state.store(PARK_EMPTY, Ordering::Relaxed);
@@ -224,6 +230,10 @@ pub(crate) fn stop_m(s: &Sched, m: &mut MLocal) -> (Arc<P>, bool) {
         // Pairs with the fence in `TimerQueue::add`'s poke: either the adder sees us in the
         // idle list, or we see its timer here.
         std::sync::atomic::fence(Ordering::SeqCst);
+        // The last M going to sleep asks whether every goroutine is asleep for good; the
+        // fence above also pairs with the one a thread blocking in `join` makes before it
+        // looks (`diag/deadlock.rs`).
+        crate::diag::deadlock::on_m_idle(s);
         super::timer::sleep_idle_m(s, &m.handle);
         if let Some(handed) = m.handle.take_handoff() {
             return handed;

@@ -108,20 +108,32 @@ impl Registry {
         total.max(0) as usize
     }
 
-    /// Calls `f` on every live G, one shard lock at a time (never stops the world).
-    #[allow(dead_code)] // the reader, the goroutine dump, comes with the leak tracker
-    pub(crate) fn for_each(&self, mut f: impl FnMut(&GRef)) {
+    /// Calls `f` on every live G, one shard lock at a time (never stops the world): each
+    /// shard's Gs are cloned under its lock, and `f` runs after the lock is released.
+    pub(crate) fn for_each(&self, mut f: impl FnMut(GRef)) {
+        let mut live: Vec<GRef> = Vec::new();
         for shard in self.shards.iter() {
-            let live: Vec<GRef> = lock(&shard.slots)
-                .entries
-                .iter()
-                .flatten()
-                .cloned()
-                .collect();
-            for g in &live {
+            live.extend(lock(&shard.slots).entries.iter().flatten().cloned());
+            for g in live.drain(..) {
                 f(g);
             }
         }
+    }
+}
+
+impl Registry {
+    /// The first live G for which `pred` holds, evaluated under each shard's lock in turn
+    /// (so `pred` must be short and take no lock): the deadlock detector's scan, which needs
+    /// no copy of the Gs that do not match.
+    pub(crate) fn find(&self, mut pred: impl FnMut(&G) -> bool) -> Option<GRef> {
+        self.shards.iter().find_map(|shard| {
+            lock(&shard.slots)
+                .entries
+                .iter()
+                .flatten()
+                .find(|g| pred(g))
+                .cloned()
+        })
     }
 }
 
