@@ -10,7 +10,6 @@
 //! 6. Nothing: give the P back, re-check under the barriers described in `sched.rs`, sleep.
 
 use std::sync::atomic::{fence, Ordering};
-use std::sync::Arc;
 
 use crossbeam_deque::Steal;
 
@@ -35,8 +34,8 @@ const SPIN_ROUNDS: usize = 64;
 /// Finds a G to run; sleeps the M until there is one. Returns with `m.p` held.
 pub(crate) fn find_runnable(s: &Sched, m: &mut MLocal) -> GRef {
     loop {
-        let p = match &m.p {
-            Some(p) => p.clone(),
+        let p = match m.p {
+            Some(p) => p,
             None => {
                 let (p, spinning) = m::stop_m(s, m);
                 m.acquire_p(p);
@@ -50,7 +49,7 @@ pub(crate) fn find_runnable(s: &Sched, m: &mut MLocal) -> GRef {
             s.retire_if_needed(m);
             continue;
         }
-        if let Some(g) = find_local(s, m, &p) {
+        if let Some(g) = find_local(s, m, p) {
             return g;
         }
         // Steal, if not too many Ms already are.
@@ -60,10 +59,10 @@ pub(crate) fn find_runnable(s: &Sched, m: &mut MLocal) -> GRef {
                 m.spinning = true;
                 s.nmspinning.fetch_add(1, Ordering::SeqCst);
             }
-            if let Some(g) = steal_work(s, m, &p) {
+            if let Some(g) = steal_work(s, m, p) {
                 return g;
             }
-            if let Some(g) = spin_for_work(s, m, &p) {
+            if let Some(g) = spin_for_work(s, m, p) {
                 return g;
             }
         }
@@ -75,14 +74,14 @@ pub(crate) fn find_runnable(s: &Sched, m: &mut MLocal) -> GRef {
 }
 
 /// Steps 1-4: the cheap, local places.
-fn find_local(s: &Sched, m: &mut MLocal, p: &Arc<P>) -> Option<GRef> {
+fn find_local(s: &Sched, m: &mut MLocal, p: &'static P) -> Option<GRef> {
     m.tick = m.tick.wrapping_add(1);
     if m.tick % 61 == 0 {
         if let Some(g) = steal_global(s, p) {
             return Some(g);
         }
     }
-    if m.tick % 8 == 0 || p.is_empty() {
+    if m.tick % 8 == 0 {
         super::timer::fire_due(s);
     }
     if m.runnext_streak < RUNNEXT_STREAK_LIMIT {
@@ -97,6 +96,15 @@ fn find_local(s: &Sched, m: &mut MLocal, p: &Arc<P>) -> Option<GRef> {
         unsafe { p.put(g, false) };
     }
     m.runnext_streak = 0;
+    // SAFETY: this M holds `p`.
+    if let Some(g) = unsafe { p.pop_local() } {
+        return Some(g);
+    }
+    // The local queue is empty: a due timer may have work for us.
+    super::timer::fire_due(s);
+    if let Some(g) = p.take_runnext() {
+        return Some(g);
+    }
     // SAFETY: this M holds `p`.
     if let Some(g) = unsafe { p.pop_local() } {
         return Some(g);
@@ -116,7 +124,7 @@ fn steal_global(s: &Sched, p: &P) -> Option<GRef> {
 }
 
 /// Step 5: steal half of another P's queue.
-fn steal_work(s: &Sched, m: &mut MLocal, p: &Arc<P>) -> Option<GRef> {
+fn steal_work(s: &Sched, m: &mut MLocal, p: &'static P) -> Option<GRef> {
     let nprocs = s.nprocs();
     if nprocs <= 1 {
         return None;
@@ -145,7 +153,7 @@ fn steal_work(s: &Sched, m: &mut MLocal, p: &Arc<P>) -> Option<GRef> {
 }
 
 /// The spinner's short wait: pause, then look at every queue again.
-fn spin_for_work(s: &Sched, m: &mut MLocal, p: &Arc<P>) -> Option<GRef> {
+fn spin_for_work(s: &Sched, m: &mut MLocal, p: &'static P) -> Option<GRef> {
     for round in 0..SPIN_ROUNDS {
         for _ in 0..(16 << (round / 16)) {
             std::hint::spin_loop();
