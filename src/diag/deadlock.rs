@@ -264,3 +264,6 @@ fn report_text() -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests;

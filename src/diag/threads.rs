@@ -94,3 +94,10 @@ mod tests {
         t.join().unwrap();
     }
 }
+
+/// Registers thread `tid` as a service thread (tests: the harness's main thread, which only
+/// waits for the test's result).
+#[cfg(test)]
+pub(crate) fn register_service_tid(tid: i32) {
+    lock(&KNOWN).push(tid);
+}

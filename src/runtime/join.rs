@@ -70,7 +70,8 @@ impl JoinSlot {
     }
 
     /// Waits for `DONE` and takes the result. Called once, by the handle's owner; `g` is the
-    /// G this slot belongs to.
+    /// G this slot belongs to. (`track_caller`: a deadlock verdict names the caller's `join`.)
+    #[track_caller]
     fn wait(&self, g: &GRef) -> AnyResult {
         if !self.is_done() {
             // SAFETY: only the (single) joiner writes `waiter`, before setting `WAITER`.
@@ -119,6 +120,12 @@ impl<T> JoinHandle<T> {
     ///
     /// # Errors
     /// [`JoinError`] if the goroutine panicked.
+    ///
+    /// # Panics
+    /// On a plain thread, when gort's deadlock detector finds that every goroutine is asleep
+    /// for good (see [`gort::debug`](crate::debug)): "all goroutines are asleep - deadlock!"
+    /// with the goroutine dump.
+    #[track_caller]
     pub fn join(self) -> Result<T, JoinError>
     where
         T: 'static,
