@@ -39,6 +39,13 @@ pub(crate) fn register_service_thread() {
     lock(&KNOWN).push(current_tid());
 }
 
+/// Registers thread `tid` as a service thread (tests: the harness's main thread, which only
+/// waits for the test's result).
+#[cfg(test)]
+pub(crate) fn register_service_tid(tid: i32) {
+    lock(&KNOWN).push(tid);
+}
+
 /// A thread of this process that is neither registered nor in `also_known`, if any.
 ///
 /// # Errors
@@ -93,11 +100,4 @@ mod tests {
         stop_tx.send(()).unwrap();
         t.join().unwrap();
     }
-}
-
-/// Registers thread `tid` as a service thread (tests: the harness's main thread, which only
-/// waits for the test's result).
-#[cfg(test)]
-pub(crate) fn register_service_tid(tid: i32) {
-    lock(&KNOWN).push(tid);
 }
