@@ -187,13 +187,13 @@ fn leaks_text() -> String {
         return "no leak tracker has checked yet (gort::leak::Tracker)\n".to_owned();
     };
     let ago = SystemTime::now()
-        .duration_since(check.at)
+        .duration_since(check.summary.at)
         .unwrap_or_default();
     let mut out = format!(
         "last check {} ago: {} goroutines, baseline {}\n",
         dump::format_duration(ago),
-        dump::format_count(check.count),
-        dump::format_count(check.baseline)
+        dump::format_count(check.summary.count),
+        dump::format_count(check.summary.baseline)
     );
     match &check.report {
         Some(report) => {

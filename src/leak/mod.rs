@@ -55,7 +55,7 @@ pub use scope::{check, check_with, Leaked, Options, Scope};
 pub use site::{live_at, sites, SiteCount};
 pub use snapshot::{snapshot, GoroutineInfo, Snapshot};
 pub use track::{track, tracked, TrackGuard, TrackedRegion};
-pub use tracker::{Level, Report, Reporter, Tracker, TrackerConfig};
+pub use tracker::{CheckSummary, Level, Report, Reporter, Tracker, TrackerConfig};
 
 /// The live goroutines grouped like Go's goroutine profile: by spawn site, name and state,
 /// largest group first (`snapshot().dump()`). Print it with `{}`.

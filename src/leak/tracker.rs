@@ -284,11 +284,24 @@ impl fmt::Display for Report {
     }
 }
 
+/// What the last check saw, whether or not it reported: from [`Tracker::last_check`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CheckSummary {
+    /// When it ran.
+    pub at: SystemTime,
+    /// Goroutines counted.
+    pub count: usize,
+    /// The baseline they were judged against.
+    pub baseline: usize,
+    /// The report's level, if it reported.
+    pub level: Option<Level>,
+    /// How many checks this tracker has run (this one included).
+    pub checks: u64,
+}
+
 /// The result of the most recent check of any tracker, for `/debug/leaks`.
 pub(crate) struct LastCheck {
-    pub(crate) at: SystemTime,
-    pub(crate) count: usize,
-    pub(crate) baseline: usize,
+    pub(crate) summary: CheckSummary,
     pub(crate) report: Option<Report>,
 }
 
@@ -303,6 +316,7 @@ struct Inner {
     config: TrackerConfig,
     baseline: Mutex<BaselineState>,
     last_report: Mutex<Option<Report>>,
+    last_check: Mutex<Option<CheckSummary>>,
     stopping: AtomicBool,
     monitor: Mutex<Monitor>,
     /// The monitor goroutine's id while it runs (0: none), so it does not count itself.
@@ -356,6 +370,7 @@ impl Tracker {
                 config,
                 baseline: Mutex::new(baseline),
                 last_report: Mutex::new(None),
+                last_check: Mutex::new(None),
                 stopping: AtomicBool::new(false),
                 monitor: Mutex::new(Monitor {
                     handle: None,
@@ -412,6 +427,11 @@ impl Tracker {
     /// The most recent report (`None` if no check found anything yet).
     pub fn last_report(&self) -> Option<Report> {
         lock(&self.inner.last_report).clone()
+    }
+
+    /// What the most recent check saw (`None` before the first).
+    pub fn last_check(&self) -> Option<CheckSummary> {
+        *lock(&self.inner.last_check)
     }
 
     /// The baseline at creation.
@@ -479,10 +499,20 @@ impl Inner {
                 tracked_age_limit: config.tracked_age_limit,
             }
         });
+        let summary = {
+            let mut last = lock(&self.last_check);
+            let summary = CheckSummary {
+                at: SystemTime::now(),
+                count,
+                baseline,
+                level,
+                checks: last.map_or(0, |s| s.checks) + 1,
+            };
+            *last = Some(summary);
+            summary
+        };
         *lock(&LAST_CHECK) = Some(LastCheck {
-            at: SystemTime::now(),
-            count,
-            baseline,
+            summary,
             report: report.clone(),
         });
         if let Some(report) = &report {
