@@ -11,7 +11,7 @@
 //! is written by a gort service thread that reads that pipe.
 
 use std::io::{self, Write as _};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
 use signal_hook::consts::SIGQUIT;
 use signal_hook::iterator::Signals;
@@ -32,6 +32,9 @@ const DUMP: u8 = 1;
 const DUMP_AND_EXIT: u8 = 2;
 
 static ACTION: AtomicU8 = AtomicU8::new(NOT_INSTALLED);
+
+/// Dumps written so far.
+static DUMPS: AtomicU64 = AtomicU64::new(0);
 
 /// Makes SIGQUIT print the goroutine dump to stderr (and exit, with `DumpAndExit`). Calling
 /// it again changes the action.
@@ -84,6 +87,7 @@ fn write_dump() {
     let _ = stderr.write_all(text.as_bytes());
     let _ = stderr.write_all(b"\n");
     let _ = stderr.flush();
+    DUMPS.fetch_add(1, Ordering::Release);
 }
 
 /// `GORT_SIGQUIT=dump|exit` at runtime start.
@@ -102,5 +106,43 @@ pub(crate) fn start_from_env() {
     };
     if let Err(e) = dump_on_sigquit(action) {
         eprintln!("gort: cannot install the SIGQUIT dump: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::stack::tests::{child_scenario, run_child};
+
+    #[test]
+    fn dump_mode_keeps_running() {
+        const TEST: &str = "diag::sigquit::tests::dump_mode_keeps_running";
+        if child_scenario().as_deref() == Some(TEST) {
+            dump_on_sigquit(SigquitAction::Dump).unwrap();
+            let h = crate::Builder::new()
+                .name("dumped")
+                .spawn(|| crate::sleep(std::time::Duration::from_millis(200)))
+                .unwrap();
+            for round in 1..=2 {
+                // SAFETY: raising a signal at our own process, whose handler is installed.
+                unsafe { libc::raise(SIGQUIT) };
+                while DUMPS.load(Ordering::Acquire) < round {
+                    std::thread::yield_now();
+                }
+            }
+            h.join().unwrap();
+            eprintln!("child: alive after two dumps");
+            return;
+        }
+        let out = run_child(TEST, TEST);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(stderr.contains("child: alive after two dumps"), "{stderr}");
+        assert_eq!(
+            stderr.matches("SIGQUIT: goroutine dump").count(),
+            2,
+            "{stderr}"
+        );
+        assert!(stderr.contains("\"dumped\" ["), "{stderr}");
     }
 }
