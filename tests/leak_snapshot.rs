@@ -162,10 +162,8 @@ fn per_site_counts_follow_spawns_and_finishes() {
     // Exact once `join` has returned.
     assert_eq!(leak::live_at(file!(), line), 0);
     // The function forms have no per-site counter, but snapshots still group them.
-    let (fline, h) = (
-        line!(),
-        gort::spawn(|| gort::sleep(Duration::from_millis(20))),
-    );
+    let nap = || gort::sleep(Duration::from_millis(200));
+    let (fline, h) = (line!(), gort::spawn(nap));
     assert_eq!(leak::live_at(file!(), fline), 0);
     let snap = leak::snapshot();
     assert!(snap
