@@ -172,8 +172,8 @@ pub struct Dump {
 impl Dump {
     /// Groups `goroutines`.
     pub(crate) fn from_goroutines(goroutines: &[GoroutineInfo]) -> Dump {
-        type Key = (&'static str, u32, u32, Option<Box<str>>, GState);
-        let mut index: HashMap<Key, usize> = HashMap::new();
+        type Key<'a> = (&'static str, u32, u32, Option<&'a str>, GState);
+        let mut index: HashMap<Key<'_>, usize> = HashMap::new();
         let mut groups: Vec<DumpGroup> = Vec::new();
         for g in goroutines {
             let site = g.spawn_site();
@@ -181,7 +181,7 @@ impl Dump {
                 site.file(),
                 site.line(),
                 site.column(),
-                g.name().map(Box::from),
+                g.name(),
                 g.state(),
             );
             let at = *index.entry(key).or_insert_with(|| {
