@@ -4,5 +4,6 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 pub(crate) mod runtime;
+pub mod sync;
 
 pub use runtime::g::WaitReason;

@@ -1,0 +1,8 @@
+//! Synchronisation primitives that park goroutines, not threads: Go's `sync` package.
+
+mod mutex;
+mod raw_mutex;
+mod spin;
+mod waitq;
+
+pub use mutex::{Mutex, MutexGuard};

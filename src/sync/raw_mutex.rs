@@ -1,0 +1,331 @@
+//! `RawMutex`: the lock word and wait queue behind [`Mutex`](super::Mutex) (Go's `sync.Mutex`).
+//!
+//! # State word (`state: AtomicU8`)
+//! - `LOCKED`: someone owns the mutex.
+//! - `PARKED`: the wait queue is not empty, so an unlock must look at it. Set and cleared only
+//!   under the queue lock: `PARKED` ⟺ `queue.len() > 0` whenever the queue lock is free.
+//! - `WOKEN`: an unlocker dequeued a waiter and woke it to compete for the lock, and that waiter
+//!   has not yet acquired, re-parked or given up. While it is set unlocks wake nobody else
+//!   (Go's `mutexWoken`), so a burst of unlocks costs one wake-up, not one each.
+//!
+//! The uncontended path is one CAS to lock (`0 → LOCKED`) and one CAS to unlock (`LOCKED → 0`).
+//!
+//! # Normal and starvation mode
+//! In normal mode an unlock clears `LOCKED` and wakes the first waiter, which then races with
+//! newly arriving lockers (they usually win: they are already running, and letting them barge
+//! keeps throughput high). A waiter that loses goes back to the *front* of the queue, keeping its
+//! original wait start. When an unlocker finds that the first waiter has waited longer than
+//! [`STARVATION_THRESHOLD`] (1 ms, as in Go) it hands the lock over directly: `LOCKED` stays set,
+//! the waiter is granted `HANDOFF` and owns the mutex when it resumes. New arrivals see `LOCKED`
+//! and queue up behind instead of barging. Handoffs continue while the queue head is starving,
+//! and normal mode resumes by itself once a head has waited less than the threshold (Go leaves
+//! starvation mode on the same condition).
+//!
+//! # Invariants
+//! - `LOCKED` is set by exactly one owner; only the owner clears it, or passes it on by handoff.
+//! - At most one waiter holds the `WOKEN` role; it clears `WOKEN` in the same CAS that acquires
+//!   the lock, re-parks it, or gives up after a timeout, so the role is never lost.
+//! - A waiter that times out unlinks itself under the queue lock and clears `PARKED` if it was
+//!   the last; an unlocker that finds the queue empty just clears `LOCKED`.
+//!
+//! # Memory ordering
+//! - Acquiring CAS (`Acquire`) pairs with the unlocking CAS/`fetch_update` (`Release`): the
+//!   previous critical section happens-before the next.
+//! - A handoff publishes the critical section through the wait queue's status store (`Release`)
+//!   and the waiter's status load (`Acquire`); `LOCKED` never drops in between.
+//! - `PARKED`/`WOKEN` updates are `Relaxed`: they carry no data, and every decision based on
+//!   them is re-validated by a CAS or under the queue lock.
+
+use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::{Duration, Instant};
+
+use super::spin::Spin;
+use super::waitq::{token, Position, WaitQueue, WaitResult};
+use crate::runtime::g::WaitReason;
+
+const LOCKED: u8 = 1;
+const PARKED: u8 = 2;
+const WOKEN: u8 = 4;
+
+/// How long the first waiter may wait before the mutex is handed to it directly.
+pub(crate) const STARVATION_THRESHOLD: Duration = Duration::from_millis(1);
+
+/// Grant: the lock was released, compete for it (you hold the `WOKEN` role).
+const RETRY: NonZeroUsize = token(1);
+/// Grant: the lock is yours.
+const HANDOFF: NonZeroUsize = token(2);
+
+/// A mutual-exclusion lock without data; see the module documentation.
+pub(crate) struct RawMutex {
+    state: AtomicU8,
+    /// Waiters, each tagged with the instant it first started waiting.
+    queue: WaitQueue<Instant>,
+}
+
+impl RawMutex {
+    /// An unlocked mutex.
+    pub(crate) const fn new() -> Self {
+        RawMutex { state: AtomicU8::new(0), queue: WaitQueue::new(()) }
+    }
+
+    /// Locks, parking the caller while another owner holds the mutex.
+    #[inline]
+    pub(crate) fn lock(&self) {
+        // Acquire: pairs with the Release of the previous unlock.
+        if self.state.compare_exchange_weak(0, LOCKED, Ordering::Acquire, Ordering::Relaxed).is_err() {
+            self.lock_slow(None);
+        }
+    }
+
+    /// Locks unless `deadline` passes first; returns whether the mutex is now owned.
+    pub(crate) fn lock_until(&self, deadline: Instant) -> bool {
+        // Acquire: pairs with the Release of the previous unlock.
+        self.state.compare_exchange(0, LOCKED, Ordering::Acquire, Ordering::Relaxed).is_ok()
+            || self.lock_slow(Some(deadline))
+    }
+
+    /// Locks if the mutex is free right now. Fails while a handoff is in progress (starvation
+    /// mode keeps `LOCKED` set), so it never barges past a starving waiter.
+    pub(crate) fn try_lock(&self) -> bool {
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            if state & LOCKED != 0 {
+                return false;
+            }
+            // Acquire: pairs with the Release of the previous unlock.
+            match self.state.compare_exchange_weak(
+                state,
+                state | LOCKED,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(current) => state = current,
+            }
+        }
+    }
+
+    /// Whether the mutex is owned at this instant (a snapshot, for `Debug` and tests).
+    pub(crate) fn is_locked(&self) -> bool {
+        self.state.load(Ordering::Relaxed) & LOCKED != 0
+    }
+
+    /// Unlocks. The caller must own the mutex.
+    #[inline]
+    pub(crate) fn unlock(&self) {
+        // Release: pairs with the Acquire of the next lock.
+        if self.state.compare_exchange(LOCKED, 0, Ordering::Release, Ordering::Relaxed).is_err() {
+            self.unlock_slow();
+        }
+    }
+
+    #[cold]
+    fn lock_slow(&self, deadline: Option<Instant>) -> bool {
+        let mut spin = Spin::new();
+        // Whether we hold the WOKEN role (an unlocker picked us to compete).
+        let mut woken = false;
+        let mut wait_start: Option<Instant> = None;
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            let drop_woken = if woken { WOKEN } else { 0 };
+            if state & LOCKED == 0 {
+                // Acquire: pairs with the Release of the previous unlock.
+                match self.state.compare_exchange_weak(
+                    state,
+                    (state | LOCKED) & !drop_woken,
+                    Ordering::Acquire,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => return true,
+                    Err(current) => state = current,
+                }
+                continue;
+            }
+            // Spin while nobody is queued (we would not be next anyway otherwise), or while we
+            // are the waiter the last unlock picked.
+            if (state & PARKED == 0 || woken) && spin.spin() {
+                state = self.state.load(Ordering::Relaxed);
+                continue;
+            }
+            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                if !woken {
+                    return false;
+                }
+                // Give the WOKEN role back; the owner's unlock will then wake someone else.
+                match self.state.compare_exchange_weak(
+                    state,
+                    state & !WOKEN,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => return false,
+                    Err(current) => state = current,
+                }
+                continue;
+            }
+
+            // A waiter that already waited once keeps its place at the front (Go's queueLifo).
+            let position = if wait_start.is_some() { Position::Front } else { Position::Back };
+            let started = *wait_start.get_or_insert_with(Instant::now);
+            let result = self.queue.wait(
+                started,
+                WaitReason::Mutex,
+                deadline,
+                |_queue| {
+                    // Under the queue lock: announce ourselves with PARKED, but only while the
+                    // mutex is still owned, so the owner's unlock is sure to see us.
+                    let mut state = self.state.load(Ordering::Relaxed);
+                    loop {
+                        if state & LOCKED == 0 {
+                            return None;
+                        }
+                        match self.state.compare_exchange_weak(
+                            state,
+                            (state | PARKED) & !drop_woken,
+                            Ordering::Relaxed,
+                            Ordering::Relaxed,
+                        ) {
+                            Ok(_) => return Some(position),
+                            Err(current) => state = current,
+                        }
+                    }
+                },
+                || {},
+                |queue| {
+                    if queue.is_empty() {
+                        self.state.fetch_and(!PARKED, Ordering::Relaxed);
+                    }
+                },
+            );
+            match result {
+                // The mutex was unlocked meanwhile; we still hold WOKEN if we held it.
+                WaitResult::NotQueued => {}
+                // Our WOKEN role, if any, was dropped when we queued.
+                WaitResult::TimedOut => return false,
+                WaitResult::Woken(grant) if grant == HANDOFF => return true,
+                WaitResult::Woken(_) => {
+                    woken = true;
+                    spin.reset();
+                }
+            }
+            state = self.state.load(Ordering::Relaxed);
+        }
+    }
+
+    #[cold]
+    fn unlock_slow(&self) {
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            debug_assert!(state & LOCKED != 0, "gort: unlock of an unlocked mutex");
+            if state & PARKED != 0 && state & WOKEN == 0 {
+                break;
+            }
+            // Nobody to wake, or a woken waiter is already on its way.
+            // Release: pairs with the Acquire of the next lock.
+            match self.state.compare_exchange_weak(
+                state,
+                state & !LOCKED,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(current) => state = current,
+            }
+        }
+
+        let mut queue = self.queue.lock();
+        let Some(&started) = queue.front() else {
+            // The waiters timed out meanwhile and cleared PARKED.
+            // Release: pairs with the Acquire of the next lock.
+            self.state.fetch_and(!LOCKED, Ordering::Release);
+            return;
+        };
+        if started.elapsed() >= STARVATION_THRESHOLD {
+            // Starvation mode: LOCKED stays set and ownership moves to the waiter; the wait
+            // queue's Release status store publishes our critical section to it.
+            queue.wake_front(HANDOFF);
+            if queue.is_empty() {
+                self.state.fetch_and(!PARKED, Ordering::Relaxed);
+            }
+        } else {
+            queue.wake_front(RETRY);
+            let still_parked = if queue.is_empty() { 0 } else { PARKED };
+            // Release: pairs with the Acquire of the next lock (the woken waiter or a barger).
+            let _ = self.state.fetch_update(Ordering::Release, Ordering::Relaxed, |state| {
+                Some((state & !(LOCKED | PARKED)) | WOKEN | still_parked)
+            });
+        }
+        // Dropping the queue guard unparks the waiter after the queue lock is released.
+    }
+}
+
+impl std::fmt::Debug for RawMutex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawMutex").field("locked", &self.is_locked()).finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn wait_until_queued(mutex: &RawMutex, count: usize) {
+        while mutex.queue.lock().len() != count {
+            std::thread::yield_now();
+        }
+    }
+
+    #[test]
+    fn starving_waiter_is_handed_the_lock() {
+        let mutex = Arc::new(RawMutex::new());
+        mutex.lock();
+        let waiter = {
+            let mutex = Arc::clone(&mutex);
+            std::thread::spawn(move || {
+                mutex.lock();
+                mutex.unlock();
+            })
+        };
+        wait_until_queued(&mutex, 1);
+        // The waiter is parked; let it pass the starvation threshold.
+        std::thread::sleep(STARVATION_THRESHOLD * 2);
+        mutex.unlock();
+        // Handoff: LOCKED never dropped, so we cannot barge in even right after unlocking.
+        assert!(mutex.is_locked());
+        assert!(!mutex.try_lock());
+        waiter.join().unwrap();
+        assert_eq!(mutex.state.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn fresh_waiter_is_woken_to_compete() {
+        let mutex = Arc::new(RawMutex::new());
+        mutex.lock();
+        let waiter = {
+            let mutex = Arc::clone(&mutex);
+            std::thread::spawn(move || {
+                mutex.lock();
+                mutex.unlock();
+            })
+        };
+        wait_until_queued(&mutex, 1);
+        mutex.unlock();
+        // Normal mode: the lock is released (the waiter may already have taken it) and the
+        // queue is empty.
+        assert!(mutex.queue.lock().is_empty());
+        waiter.join().unwrap();
+        assert_eq!(mutex.state.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn timed_out_waiter_clears_parked() {
+        let mutex = RawMutex::new();
+        mutex.lock();
+        assert!(!mutex.lock_until(Instant::now() + Duration::from_millis(5)));
+        assert_eq!(mutex.state.load(Ordering::Relaxed), LOCKED);
+        mutex.unlock();
+        assert_eq!(mutex.state.load(Ordering::Relaxed), 0);
+    }
+}
