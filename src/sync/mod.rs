@@ -2,7 +2,10 @@
 
 mod mutex;
 mod raw_mutex;
+mod raw_rwlock;
+mod rwlock;
 mod spin;
 mod waitq;
 
 pub use mutex::{Mutex, MutexGuard};
+pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
