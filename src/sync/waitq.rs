@@ -176,6 +176,12 @@ impl<D, S> WaitQueue<D, S> {
     }
 }
 
+impl<D, S: Default> Default for WaitQueue<D, S> {
+    fn default() -> Self {
+        WaitQueue::new(S::default())
+    }
+}
+
 impl<D, S> fmt::Debug for WaitQueue<D, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WaitQueue").finish_non_exhaustive()
