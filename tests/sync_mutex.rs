@@ -93,7 +93,10 @@ fn lock_timeout_expires_then_succeeds() {
             });
             let (locked, waited) = waiter.join();
             assert!(!locked, "locked a held mutex");
-            assert!(waited >= Duration::from_millis(30), "gave up early: {waited:?}");
+            assert!(
+                waited >= Duration::from_millis(30),
+                "gave up early: {waited:?}"
+            );
             drop(held);
             assert!(mutex.lock_timeout(Duration::from_millis(30)).is_some());
             // A zero timeout on a free mutex still locks it.
@@ -188,7 +191,10 @@ fn starvation_mode_bounds_a_waiters_wait() {
             let longest = victim.join();
             stop.store(true, Ordering::Relaxed);
             join_all(hammers);
-            assert!(longest < Duration::from_millis(100), "{mode:?}: waited {longest:?}");
+            assert!(
+                longest < Duration::from_millis(100),
+                "{mode:?}: waited {longest:?}"
+            );
         });
     }
 }

@@ -75,9 +75,16 @@ fn a_panicking_closure_is_retried_by_a_waiter() {
                         .is_err()
                     }
                 });
-                let panicked = join_all(callers).into_iter().filter(|&failed| failed).count();
+                let panicked = join_all(callers)
+                    .into_iter()
+                    .filter(|&failed| failed)
+                    .count();
                 assert_eq!(panicked, 1, "only the failing runner sees the panic");
-                assert_eq!(attempts.load(Ordering::Relaxed), 2, "one failure, one success");
+                assert_eq!(
+                    attempts.load(Ordering::Relaxed),
+                    2,
+                    "one failure, one success"
+                );
                 assert!(once.is_completed());
             }
         });

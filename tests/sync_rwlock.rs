@@ -134,7 +134,10 @@ fn steady_readers_do_not_starve_a_writer() {
             let reads: u64 = join_all(readers).into_iter().sum();
             assert_eq!(*lock.read(), 50);
             assert!(reads > 0);
-            assert!(longest < Duration::from_millis(200), "{mode:?}: writer waited {longest:?}");
+            assert!(
+                longest < Duration::from_millis(200),
+                "{mode:?}: writer waited {longest:?}"
+            );
         });
     }
 }
@@ -156,7 +159,10 @@ fn writer_timing_out_lets_held_back_readers_in() {
             });
             // The late reader is blocked by the waiting writer. When the writer gives up, the
             // late reader must get in even though the first reader never unlocks meanwhile.
-            assert!(!writer.join(), "the writer cannot get in while a reader holds the lock");
+            assert!(
+                !writer.join(),
+                "the writer cannot get in while a reader holds the lock"
+            );
             late_reader.join();
             assert_eq!(lock.reader_count(), 1);
             drop(first_reader);

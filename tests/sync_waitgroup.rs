@@ -14,7 +14,10 @@ const LIMIT: Duration = Duration::from_secs(60);
 fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
     match payload.downcast::<String>() {
         Ok(message) => *message,
-        Err(payload) => payload.downcast::<&str>().map(|message| message.to_string()).unwrap(),
+        Err(payload) => payload
+            .downcast::<&str>()
+            .map(|message| message.to_string())
+            .unwrap(),
     }
 }
 

@@ -31,7 +31,10 @@ pub struct Lazy<T, F = fn() -> T> {
 impl<T, F: Fn() -> T> Lazy<T, F> {
     /// A `Lazy` that runs `init` on first access.
     pub const fn new(init: F) -> Self {
-        Lazy { cell: OnceCell::new(), init }
+        Lazy {
+            cell: OnceCell::new(),
+            init,
+        }
     }
 
     /// Initialises the value if needed and returns it (what `Deref` does).

@@ -75,7 +75,10 @@ impl<T> Mutex<T> {
     /// assert_eq!(*HITS.lock(), 1);
     /// ```
     pub const fn new(value: T) -> Self {
-        Mutex { raw: RawMutex::new(), data: UnsafeCell::new(value) }
+        Mutex {
+            raw: RawMutex::new(),
+            data: UnsafeCell::new(value),
+        }
     }
 
     /// Consumes the mutex and returns the data. No lock is needed: nobody else can hold it.
@@ -172,11 +175,6 @@ impl<T: ?Sized> Mutex<T> {
     pub fn get_mut(&mut self) -> &mut T {
         self.data.get_mut()
     }
-
-    /// The lock word behind this mutex, for [`Condvar`](super::Condvar).
-    pub(crate) fn raw(&self) -> &RawMutex {
-        &self.raw
-    }
 }
 
 impl<T: Default> Default for Mutex<T> {
@@ -231,7 +229,10 @@ unsafe impl<T: ?Sized + Sync> Sync for MutexGuard<'_, T> {}
 impl<'a, T: ?Sized> MutexGuard<'a, T> {
     /// Wraps a mutex the caller has just locked.
     fn new(mutex: &'a Mutex<T>) -> Self {
-        MutexGuard { mutex, _not_auto: PhantomData }
+        MutexGuard {
+            mutex,
+            _not_auto: PhantomData,
+        }
     }
 
     /// The mutex this guard holds, for [`Condvar`](super::Condvar).

@@ -75,7 +75,10 @@ pub struct Once {
 impl Once {
     /// A `Once` that has not run yet. Usable in a `static`.
     pub const fn new() -> Self {
-        Once { state: AtomicU8::new(INCOMPLETE), queue: WaitQueue::new(()) }
+        Once {
+            state: AtomicU8::new(INCOMPLETE),
+            queue: WaitQueue::new(()),
+        }
     }
 
     /// Runs `init` if no call has completed yet; otherwise returns at once. Callers that arrive
@@ -137,7 +140,10 @@ impl Once {
                     {
                         continue;
                     }
-                    let mut finish = Finish { once: self, outcome: INCOMPLETE };
+                    let mut finish = Finish {
+                        once: self,
+                        outcome: INCOMPLETE,
+                    };
                     if attempt() {
                         finish.outcome = COMPLETE;
                     }
@@ -203,6 +209,8 @@ impl Default for Once {
 
 impl fmt::Debug for Once {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Once").field("completed", &self.is_completed()).finish_non_exhaustive()
+        f.debug_struct("Once")
+            .field("completed", &self.is_completed())
+            .finish_non_exhaustive()
     }
 }

@@ -41,7 +41,10 @@ unsafe impl<T: Send> Send for OnceCell<T> {}
 impl<T> OnceCell<T> {
     /// An empty cell. Usable in a `static`.
     pub const fn new() -> Self {
-        OnceCell { once: Once::new(), value: UnsafeCell::new(MaybeUninit::uninit()) }
+        OnceCell {
+            once: Once::new(),
+            value: UnsafeCell::new(MaybeUninit::uninit()),
+        }
     }
 
     /// The value, if the cell has been initialised.

@@ -66,14 +66,21 @@ pub(crate) struct RawMutex {
 impl RawMutex {
     /// An unlocked mutex.
     pub(crate) const fn new() -> Self {
-        RawMutex { state: AtomicU8::new(0), queue: WaitQueue::new(()) }
+        RawMutex {
+            state: AtomicU8::new(0),
+            queue: WaitQueue::new(()),
+        }
     }
 
     /// Locks, parking the caller while another owner holds the mutex.
     #[inline]
     pub(crate) fn lock(&self) {
         // Acquire: pairs with the Release of the previous unlock.
-        if self.state.compare_exchange_weak(0, LOCKED, Ordering::Acquire, Ordering::Relaxed).is_err() {
+        if self
+            .state
+            .compare_exchange_weak(0, LOCKED, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
             self.lock_slow(None);
         }
     }
@@ -81,7 +88,9 @@ impl RawMutex {
     /// Locks unless `deadline` passes first; returns whether the mutex is now owned.
     pub(crate) fn lock_until(&self, deadline: Instant) -> bool {
         // Acquire: pairs with the Release of the previous unlock.
-        self.state.compare_exchange(0, LOCKED, Ordering::Acquire, Ordering::Relaxed).is_ok()
+        self.state
+            .compare_exchange(0, LOCKED, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
             || self.lock_slow(Some(deadline))
     }
 
@@ -115,7 +124,11 @@ impl RawMutex {
     #[inline]
     pub(crate) fn unlock(&self) {
         // Release: pairs with the Acquire of the next lock.
-        if self.state.compare_exchange(LOCKED, 0, Ordering::Release, Ordering::Relaxed).is_err() {
+        if self
+            .state
+            .compare_exchange(LOCKED, 0, Ordering::Release, Ordering::Relaxed)
+            .is_err()
+        {
             self.unlock_slow();
         }
     }
@@ -166,7 +179,11 @@ impl RawMutex {
             }
 
             // A waiter that already waited once keeps its place at the front (Go's queueLifo).
-            let position = if wait_start.is_some() { Position::Front } else { Position::Back };
+            let position = if wait_start.is_some() {
+                Position::Front
+            } else {
+                Position::Back
+            };
             let started = *wait_start.get_or_insert_with(Instant::now);
             let result = self.queue.wait(
                 started,
@@ -252,9 +269,11 @@ impl RawMutex {
             queue.wake_front(RETRY);
             let still_parked = if queue.is_empty() { 0 } else { PARKED };
             // Release: pairs with the Acquire of the next lock (the woken waiter or a barger).
-            let _ = self.state.fetch_update(Ordering::Release, Ordering::Relaxed, |state| {
-                Some((state & !(LOCKED | PARKED)) | WOKEN | still_parked)
-            });
+            let _ = self
+                .state
+                .fetch_update(Ordering::Release, Ordering::Relaxed, |state| {
+                    Some((state & !(LOCKED | PARKED)) | WOKEN | still_parked)
+                });
         }
         // Dropping the queue guard unparks the waiter after the queue lock is released.
     }
@@ -262,7 +281,9 @@ impl RawMutex {
 
 impl std::fmt::Debug for RawMutex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RawMutex").field("locked", &self.is_locked()).finish_non_exhaustive()
+        f.debug_struct("RawMutex")
+            .field("locked", &self.is_locked())
+            .finish_non_exhaustive()
     }
 }
 

@@ -71,7 +71,10 @@ pub(crate) struct RawRwLock {
 impl RawRwLock {
     /// An unlocked lock.
     pub(crate) const fn new() -> Self {
-        RawRwLock { state: AtomicUsize::new(0), queue: WaitQueue::new(0) }
+        RawRwLock {
+            state: AtomicUsize::new(0),
+            queue: WaitQueue::new(0),
+        }
     }
 
     /// Takes a read lock if no writer holds it or waits for it.
@@ -106,7 +109,10 @@ impl RawRwLock {
     pub(crate) fn read_unlock(&self) {
         // Release: pairs with the Acquire of the next writer (directly, or via the dispatcher).
         let previous = self.state.fetch_sub(ONE_READER, Ordering::Release);
-        debug_assert!(previous & READERS_MASK != 0, "gort: read unlock without a reader");
+        debug_assert!(
+            previous & READERS_MASK != 0,
+            "gort: read unlock without a reader"
+        );
         if previous & READERS_MASK == ONE_READER && previous & PARKED != 0 {
             self.dispatch(&mut self.queue.lock());
         }
@@ -116,7 +122,9 @@ impl RawRwLock {
     #[inline]
     pub(crate) fn try_write(&self) -> bool {
         // Acquire: pairs with the Release of the previous unlock.
-        self.state.compare_exchange(0, WRITER, Ordering::Acquire, Ordering::Relaxed).is_ok()
+        self.state
+            .compare_exchange(0, WRITER, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
     }
 
     /// Takes the write lock, parking until `deadline` (or forever) while it is held.
@@ -129,7 +137,11 @@ impl RawRwLock {
     #[inline]
     pub(crate) fn write_unlock(&self) {
         // Release: pairs with the Acquire of the next lock.
-        if self.state.compare_exchange(WRITER, 0, Ordering::Release, Ordering::Relaxed).is_err() {
+        if self
+            .state
+            .compare_exchange(WRITER, 0, Ordering::Release, Ordering::Relaxed)
+            .is_err()
+        {
             let mut queue = self.queue.lock();
             // Release: pairs with the dispatcher's or a fast-path reader's Acquire.
             self.state.fetch_and(!WRITER, Ordering::Release);
@@ -253,13 +265,13 @@ impl RawRwLock {
     fn dispatch(&self, queue: &mut QueueGuard<'_, Access, usize>) {
         queue.wake_front_while(|&access, queued_writers| {
             // AcqRel: acquire the unlocks that freed the lock, and publish the grant.
-            let granted = self.state.fetch_update(Ordering::AcqRel, Ordering::Acquire, |state| {
-                match access {
+            let granted = self
+                .state
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |state| match access {
                     Access::Write if state & (WRITER | READERS_MASK) == 0 => Some(state | WRITER),
                     Access::Read if state & WRITER == 0 => Some(state + ONE_READER),
                     _ => None,
-                }
-            });
+                });
             granted.ok()?;
             if access == Access::Write {
                 *queued_writers -= 1;
@@ -267,11 +279,17 @@ impl RawRwLock {
             Some(GRANTED)
         });
         let parked = if queue.is_empty() { 0 } else { PARKED };
-        let writer_waiting = if *queue.state() > 0 { WRITER_WAITING } else { 0 };
+        let writer_waiting = if *queue.state() > 0 {
+            WRITER_WAITING
+        } else {
+            0
+        };
         // Relaxed: queue bits carry no data (module ordering rules).
-        let _ = self.state.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |state| {
-            Some((state & !(PARKED | WRITER_WAITING)) | parked | writer_waiting)
-        });
+        let _ = self
+            .state
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |state| {
+                Some((state & !(PARKED | WRITER_WAITING)) | parked | writer_waiting)
+            });
     }
 }
 

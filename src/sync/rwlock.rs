@@ -65,7 +65,10 @@ impl<T> RwLock<T> {
     /// assert_eq!(TABLE.read().len(), 1);
     /// ```
     pub const fn new(value: T) -> Self {
-        RwLock { raw: RawRwLock::new(), data: UnsafeCell::new(value) }
+        RwLock {
+            raw: RawRwLock::new(),
+            data: UnsafeCell::new(value),
+        }
     }
 
     /// Consumes the lock and returns the data.
@@ -160,7 +163,9 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     pub fn write_timeout(&self, timeout: Duration) -> Option<RwLockWriteGuard<'_, T>> {
         let deadline = Instant::now().checked_add(timeout);
-        self.raw.write(deadline).then(|| RwLockWriteGuard::new(self))
+        self.raw
+            .write(deadline)
+            .then(|| RwLockWriteGuard::new(self))
     }
 
     /// Whether a writer holds the lock at this instant (a snapshot).
@@ -243,7 +248,10 @@ unsafe impl<T: ?Sized + Sync> Sync for RwLockReadGuard<'_, T> {}
 
 impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
     fn new(lock: &'a RwLock<T>) -> Self {
-        RwLockReadGuard { lock, _not_auto: PhantomData }
+        RwLockReadGuard {
+            lock,
+            _not_auto: PhantomData,
+        }
     }
 }
 
@@ -291,7 +299,10 @@ unsafe impl<T: ?Sized + Sync> Sync for RwLockWriteGuard<'_, T> {}
 
 impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
     fn new(lock: &'a RwLock<T>) -> Self {
-        RwLockWriteGuard { lock, _not_auto: PhantomData }
+        RwLockWriteGuard {
+            lock,
+            _not_auto: PhantomData,
+        }
     }
 }
 

@@ -170,7 +170,9 @@ impl WaitGroup {
     /// ```
     pub fn enter(&self) -> WaitGroupToken {
         self.add(1);
-        WaitGroupToken { group: self.clone() }
+        WaitGroupToken {
+            group: self.clone(),
+        }
     }
 
     /// Parks the caller until the counter is zero. Returns at once if it already is.
@@ -281,7 +283,9 @@ impl WaitGroup {
 
 impl fmt::Debug for WaitGroup {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WaitGroup").field("count", &self.count()).finish_non_exhaustive()
+        f.debug_struct("WaitGroup")
+            .field("count", &self.count())
+            .finish_non_exhaustive()
     }
 }
 
@@ -314,6 +318,8 @@ impl Drop for WaitGroupToken {
 
 impl fmt::Debug for WaitGroupToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WaitGroupToken").field("group", &self.group).finish()
+        f.debug_struct("WaitGroupToken")
+            .field("group", &self.group)
+            .finish()
     }
 }

@@ -102,7 +102,14 @@ pub(crate) struct WaitQueue<D, S = ()> {
 impl<D, S> WaitQueue<D, S> {
     /// An empty queue whose extra state starts as `state`.
     pub(crate) const fn new(state: S) -> Self {
-        WaitQueue { list: StdMutex::new(List { head: None, tail: None, len: 0, state }) }
+        WaitQueue {
+            list: StdMutex::new(List {
+                head: None,
+                tail: None,
+                len: 0,
+                state,
+            }),
+        }
     }
 
     /// Takes the queue lock. Wake-ups requested through the guard happen when it is dropped.
@@ -110,7 +117,11 @@ impl<D, S> WaitQueue<D, S> {
         // Nothing panics while the lock is held, but if it ever did the list is still
         // consistent (every mutation is a handful of pointer stores), so ignore poisoning.
         let list = self.list.lock().unwrap_or_else(PoisonError::into_inner);
-        QueueGuard { list: Some(list), woken_first: None, woken_rest: Vec::new() }
+        QueueGuard {
+            list: Some(list),
+            woken_first: None,
+            woken_rest: Vec::new(),
+        }
     }
 
     /// Parks the caller on this queue until a waker grants it a token or `deadline` passes.
@@ -235,21 +246,9 @@ impl<D, S> QueueGuard<'_, D, S> {
     pub(crate) fn front(&self) -> Option<&D> {
         // SAFETY: a linked node is alive (module invariants) and we hold the queue lock, the
         // only context in which nodes are unlinked; `data` is never written after linking.
-        self.list().head.map(|head| unsafe { &(*head.as_ptr()).data })
-    }
-
-    /// Whether any queued waiter's request satisfies `predicate`.
-    pub(crate) fn any(&self, mut predicate: impl FnMut(&D) -> bool) -> bool {
-        let mut cursor = self.list().head;
-        while let Some(node) = cursor {
-            // SAFETY: as in `front`: linked nodes are alive while we hold the queue lock.
-            let node = unsafe { node.as_ref() };
-            if predicate(&node.data) {
-                return true;
-            }
-            cursor = node.next.get();
-        }
-        false
+        self.list()
+            .head
+            .map(|head| unsafe { &(*head.as_ptr()).data })
     }
 
     /// Dequeues the first waiter and grants it `token`; it is unparked when the guard drops.
@@ -398,7 +397,14 @@ mod tests {
         let waiter = {
             let queue = Arc::clone(&queue);
             std::thread::spawn(move || {
-                queue.wait(7, WaitReason::Park, None, |_| Some(Position::Back), || {}, |_| {})
+                queue.wait(
+                    7,
+                    WaitReason::Park,
+                    None,
+                    |_| Some(Position::Back),
+                    || {},
+                    |_| {},
+                )
             })
         };
         loop {
@@ -450,8 +456,19 @@ mod tests {
             let shared = Arc::clone(&queue);
             let order = Arc::clone(&order);
             threads.push(std::thread::spawn(move || {
-                let position = if index == 3 { Position::Front } else { Position::Back };
-                let result = shared.wait(index, WaitReason::Park, None, |_| Some(position), || {}, |_| {});
+                let position = if index == 3 {
+                    Position::Front
+                } else {
+                    Position::Back
+                };
+                let result = shared.wait(
+                    index,
+                    WaitReason::Park,
+                    None,
+                    |_| Some(position),
+                    || {},
+                    |_| {},
+                );
                 order.lock().unwrap().push(index);
                 result
             }));

@@ -33,7 +33,9 @@ impl Mode {
     /// Starts `body` as a task of this mode.
     pub fn spawn<T: Send + 'static>(self, body: impl FnOnce() -> T + Send + 'static) -> Task<T> {
         match self {
-            Mode::Threads => Task { handle: std::thread::spawn(body) },
+            Mode::Threads => Task {
+                handle: std::thread::spawn(body),
+            },
         }
     }
 
@@ -85,7 +87,10 @@ pub fn join_all<T>(tasks: Vec<Task<T>>) -> Vec<T> {
 pub fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
     while !condition() {
-        assert!(Instant::now() < deadline, "condition not reached within {limit:?}");
+        assert!(
+            Instant::now() < deadline,
+            "condition not reached within {limit:?}"
+        );
         std::thread::sleep(Duration::from_micros(200));
     }
 }
