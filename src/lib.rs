@@ -3,7 +3,16 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod diag;
+mod macros;
 pub(crate) mod runtime;
 pub mod sync;
 
-pub use runtime::g::WaitReason;
+pub use diag::metrics::{metrics, Metrics};
+pub use runtime::config::{Config, ConfigError};
+pub use runtime::g::{GState, WaitReason};
+pub use runtime::join::{JoinError, JoinHandle};
+pub use runtime::procs::{maxprocs, set_maxprocs, MaxProcsError};
+pub use runtime::sched::MAX_PROCS;
+pub use runtime::spawn::{spawn, Builder};
+pub use runtime::{current, num_goroutines, run, sleep, yield_now, Goroutine};
