@@ -7,14 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gort::sync::Barrier;
-use sync_support::{join_all, within, MODES};
+use sync_support::{join_all, MODES};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
 #[test]
 fn generations_line_up_with_one_leader_each() {
     for &mode in MODES {
-        within(LIMIT, move || {
+        mode.run(LIMIT, move || {
             let parties = mode.crowd();
             let generations = 500;
             let barrier = Arc::new(Barrier::new(parties));

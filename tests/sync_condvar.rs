@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gort::sync::{Condvar, Mutex};
-use sync_support::{eventually, join_all, within, MODES};
+use sync_support::{eventually, join_all, MODES};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -42,7 +42,7 @@ impl BoundedQueue {
 #[test]
 fn bounded_queue_delivers_everything() {
     for &mode in MODES {
-        within(LIMIT, move || {
+        mode.run(LIMIT, move || {
             let queue = Arc::new(BoundedQueue {
                 items: Mutex::new(VecDeque::new()),
                 not_empty: Condvar::new(),
@@ -73,7 +73,7 @@ fn bounded_queue_delivers_everything() {
 #[test]
 fn ping_pong_never_loses_a_notification() {
     for &mode in MODES {
-        within(LIMIT, move || {
+        mode.run(LIMIT, move || {
             let shared = Arc::new((Mutex::new(0u32), Condvar::new()));
             let rounds = 10_000;
             let players = mode.spawn_many(2, {
@@ -98,7 +98,7 @@ fn ping_pong_never_loses_a_notification() {
 #[test]
 fn notify_all_wakes_every_waiter() {
     for &mode in MODES {
-        within(LIMIT, move || {
+        mode.run(LIMIT, move || {
             for _ in 0..100 {
                 let shared = Arc::new((Mutex::new((false, 0usize)), Condvar::new()));
                 let waiters = mode.spawn_many(mode.crowd(), {
@@ -141,7 +141,7 @@ fn wait_timeout_expires_and_relocks() {
 fn timed_waiters_and_notifiers_agree() {
     // A waiter told "not timed out" must have been notified: count notifications consumed.
     for &mode in MODES {
-        within(LIMIT, move || {
+        mode.run(LIMIT, move || {
             let shared = Arc::new((Mutex::new(0u64), Condvar::new()));
             let waiters = mode.spawn_many(mode.crowd() / 2, {
                 let shared = Arc::clone(&shared);
@@ -182,7 +182,7 @@ fn timed_waiters_and_notifiers_agree() {
 #[test]
 fn wait_timeout_while_reports_success_in_time() {
     for &mode in MODES {
-        within(LIMIT, move || {
+        mode.run(LIMIT, move || {
             let shared = Arc::new((Mutex::new(false), Condvar::new()));
             let setter = mode.spawn({
                 let shared = Arc::clone(&shared);

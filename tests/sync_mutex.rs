@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gort::sync::Mutex;
-use sync_support::{join_all, within, MODES};
+use sync_support::{join_all, MODES};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -22,7 +22,7 @@ struct Guarded {
 #[test]
 fn hammering_loses_no_increment_and_keeps_exclusion() {
     for &mode in MODES {
-        within(LIMIT, move || {
+        mode.run(LIMIT, move || {
             let tasks = mode.crowd();
             let rounds = 20_000;
             let mutex = Arc::new(Mutex::new(Guarded::default()));
@@ -46,11 +46,40 @@ fn hammering_loses_no_increment_and_keeps_exclusion() {
 }
 
 #[test]
+fn mutex_held_across_yield_while_others_wait() {
+    // The holder yields with the lock held: the waiters must park (not spin their M away) and
+    // the holder must be scheduled again to unlock. In goroutine mode all of them share 2 Ms.
+    for &mode in MODES {
+        mode.run(LIMIT, move || {
+            let mutex = Arc::new(Mutex::new(Guarded::default()));
+            let rounds = 200;
+            let workers = mode.spawn_many(mode.crowd(), {
+                let mutex = Arc::clone(&mutex);
+                move |_| {
+                    for _ in 0..rounds {
+                        let mut guard = mutex.lock();
+                        assert!(!guard.inside, "two holders at once");
+                        guard.inside = true;
+                        for _ in 0..3 {
+                            mode.yield_now();
+                        }
+                        guard.count += 1;
+                        guard.inside = false;
+                    }
+                }
+            });
+            join_all(workers);
+            assert_eq!(mutex.lock().count, (mode.crowd() * rounds) as u64);
+        });
+    }
+}
+
+#[test]
 fn every_blocked_locker_is_woken() {
     // Many rounds of: the main task holds the lock while a crowd queues up, then releases it
     // once. A lost wake-up leaves a task parked forever and trips the time limit.
     for &mode in MODES {
-        within(LIMIT, move || {
+        mode.run(LIMIT, move || {
             for _ in 0..200 {
                 let mutex = Arc::new(Mutex::new(0usize));
                 let held = mutex.lock();
@@ -80,7 +109,7 @@ fn try_lock_fails_only_while_held() {
 #[test]
 fn lock_timeout_expires_then_succeeds() {
     for &mode in MODES {
-        within(LIMIT, move || {
+        mode.run(LIMIT, move || {
             let mutex = Arc::new(Mutex::new(()));
             let held = mutex.lock();
             let waiter = mode.spawn({
@@ -110,7 +139,7 @@ fn timed_lockers_mixed_with_blocking_lockers_count_exactly() {
     // Timed waiters give up while others queue behind them: every successful lock must be
     // counted once, and giving up must never strand the blocking lockers.
     for &mode in MODES {
-        within(LIMIT, move || {
+        mode.run(LIMIT, move || {
             let mutex = Arc::new(Mutex::new(0u64));
             let successes = Arc::new(AtomicUsize::new(0));
             let workers = mode.spawn_many(mode.crowd(), {
@@ -148,7 +177,7 @@ fn starvation_mode_bounds_a_waiters_wait() {
     // is generous for a loaded 2-CPU machine. Without starvation mode a wait here commonly
     // lasts hundreds of milliseconds.
     for &mode in MODES {
-        within(LIMIT, move || {
+        mode.run(LIMIT, move || {
             let mutex = Arc::new(Mutex::new(0u64));
             let acquisitions = Arc::new(AtomicUsize::new(0));
             let stop = Arc::new(AtomicBool::new(false));
@@ -164,8 +193,9 @@ fn starvation_mode_bounds_a_waiters_wait() {
                         while held_since.elapsed() < Duration::from_micros(100) {
                             *guard = std::hint::black_box(*guard + 1);
                         }
+                        // No yield: a goroutine is not preempted, so after its unlock it relocks
+                        // before anyone else runs, unless the lock is handed off.
                         drop(guard);
-                        mode.yield_now_if_goroutine();
                     }
                 }
             });

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gort::sync::{Lazy, Once, OnceCell};
-use sync_support::{join_all, within, MODES};
+use sync_support::{join_all, MODES};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -23,7 +23,7 @@ fn busy_for(duration: Duration) {
 #[test]
 fn racing_callers_run_the_closure_once_and_see_its_effect() {
     for &mode in MODES {
-        within(LIMIT, move || {
+        mode.run(LIMIT, move || {
             for _ in 0..100 {
                 let once = Arc::new(Once::new());
                 let runs = Arc::new(AtomicUsize::new(0));
@@ -55,7 +55,7 @@ fn racing_callers_run_the_closure_once_and_see_its_effect() {
 #[test]
 fn a_panicking_closure_is_retried_by_a_waiter() {
     for &mode in MODES {
-        within(LIMIT, move || {
+        mode.run(LIMIT, move || {
             for _ in 0..50 {
                 let once = Arc::new(Once::new());
                 let attempts = Arc::new(AtomicUsize::new(0));
@@ -106,7 +106,7 @@ fn once_after_a_panic_runs_the_next_call() {
 #[test]
 fn once_cell_racers_share_one_value() {
     for &mode in MODES {
-        within(LIMIT, move || {
+        mode.run(LIMIT, move || {
             for _ in 0..100 {
                 let cell = Arc::new(OnceCell::new());
                 let runs = Arc::new(AtomicUsize::new(0));
@@ -173,7 +173,7 @@ static TABLE: Lazy<Vec<u64>> = Lazy::new(|| {
 #[test]
 fn lazy_static_initialises_once_under_a_race() {
     for &mode in MODES {
-        within(LIMIT, move || {
+        mode.run(LIMIT, move || {
             let sums = mode.spawn_many(mode.crowd(), |_| TABLE.iter().sum::<u64>());
             assert!(join_all(sums).into_iter().all(|sum| sum == 4950));
             assert_eq!(LAZY_RUNS.load(Ordering::Relaxed), 1);

@@ -7,14 +7,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gort::sync::Semaphore;
-use sync_support::{eventually, join_all, within, MODES};
+use sync_support::{eventually, join_all, MODES};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
 #[test]
 fn permits_bound_concurrency_and_all_come_back() {
     for &mode in MODES {
-        within(LIMIT, move || {
+        mode.run(LIMIT, move || {
             let permits = 3;
             let semaphore = Arc::new(Semaphore::new(permits));
             let inside = Arc::new(AtomicUsize::new(0));
@@ -44,7 +44,7 @@ fn permits_bound_concurrency_and_all_come_back() {
 #[test]
 fn large_request_is_not_starved_by_small_ones() {
     for &mode in MODES {
-        within(LIMIT, move || {
+        mode.run(LIMIT, move || {
             let semaphore = Arc::new(Semaphore::new(4));
             let held = semaphore.acquire(1);
             let big = mode.spawn({
@@ -65,7 +65,7 @@ fn large_request_is_not_starved_by_small_ones() {
 #[test]
 fn timed_out_head_lets_the_next_waiter_through() {
     for &mode in MODES {
-        within(LIMIT, move || {
+        mode.run(LIMIT, move || {
             let semaphore = Arc::new(Semaphore::new(2));
             let held = semaphore.acquire(1);
             let big = mode.spawn({
@@ -93,7 +93,7 @@ fn timed_out_head_lets_the_next_waiter_through() {
 #[test]
 fn mixed_timeouts_conserve_permits() {
     for &mode in MODES {
-        within(LIMIT, move || {
+        mode.run(LIMIT, move || {
             let semaphore = Arc::new(Semaphore::new(2));
             let workers = mode.spawn_many(mode.crowd(), {
                 let semaphore = Arc::clone(&semaphore);
@@ -140,7 +140,7 @@ fn acquire_timeout_expires() {
 #[test]
 fn add_permits_wakes_waiters_and_forget_shrinks() {
     for &mode in MODES {
-        within(LIMIT, move || {
+        mode.run(LIMIT, move || {
             let semaphore = Arc::new(Semaphore::new(0));
             let waiters = mode.spawn_many(3, {
                 let semaphore = Arc::clone(&semaphore);

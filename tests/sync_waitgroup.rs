@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gort::sync::WaitGroup;
-use sync_support::{join_all, within, MODES};
+use sync_support::{join_all, MODES};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -24,7 +24,7 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 #[test]
 fn wait_sees_every_task_finished() {
     for &mode in MODES {
-        within(LIMIT, move || {
+        mode.run(LIMIT, move || {
             for _ in 0..50 {
                 let wg = WaitGroup::new();
                 let finished = Arc::new(AtomicUsize::new(0));
@@ -51,7 +51,7 @@ fn wait_sees_every_task_finished() {
 #[test]
 fn many_waiters_are_all_released() {
     for &mode in MODES {
-        within(LIMIT, move || {
+        mode.run(LIMIT, move || {
             for _ in 0..100 {
                 let wg = WaitGroup::new();
                 let gate = wg.enter();
@@ -69,7 +69,7 @@ fn many_waiters_are_all_released() {
 #[test]
 fn reuse_across_phases_with_concurrent_waiters() {
     for &mode in MODES {
-        within(LIMIT, move || {
+        mode.run(LIMIT, move || {
             let wg = WaitGroup::new();
             for phase in 0..200 {
                 let finished = Arc::new(AtomicUsize::new(0));
@@ -103,7 +103,7 @@ fn reuse_across_phases_with_concurrent_waiters() {
 #[test]
 fn timed_waits_report_truthfully() {
     for &mode in MODES {
-        within(LIMIT, move || {
+        mode.run(LIMIT, move || {
             for round in 0..300u64 {
                 let wg = WaitGroup::new();
                 let finished = Arc::new(AtomicUsize::new(0));
@@ -178,7 +178,7 @@ fn counter_overflow_panics() {
 #[test]
 fn token_calls_done_when_its_task_panics() {
     for &mode in MODES {
-        within(LIMIT, move || {
+        mode.run(LIMIT, move || {
             let wg = WaitGroup::new();
             let token = wg.enter();
             let task = mode.spawn(move || {

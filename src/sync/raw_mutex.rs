@@ -1,12 +1,14 @@
 //! `RawMutex`: the lock word and wait queue behind [`Mutex`](super::Mutex) (Go's `sync.Mutex`).
 //!
 //! # State word (`state: AtomicU8`)
-//! - `LOCKED`: someone owns the mutex.
+//! - `LOCKED`: someone owns the mutex (or it is being handed to a waiter, see below).
 //! - `PARKED`: the wait queue is not empty, so an unlock must look at it. Set and cleared only
 //!   under the queue lock: `PARKED` ⟺ `queue.len() > 0` whenever the queue lock is free.
 //! - `WOKEN`: an unlocker dequeued a waiter and woke it to compete for the lock, and that waiter
 //!   has not yet acquired, re-parked or given up. While it is set unlocks wake nobody else
 //!   (Go's `mutexWoken`), so a burst of unlocks costs one wake-up, not one each.
+//! - `WOKEN_OWNS`: the woken waiter starved while on its way, so an unlock kept `LOCKED` set
+//!   and passed ownership to it; only with `WOKEN`.
 //!
 //! The uncontended path is one CAS to lock (`0 → LOCKED`) and one CAS to unlock (`LOCKED → 0`).
 //!
@@ -14,41 +16,56 @@
 //! In normal mode an unlock clears `LOCKED` and wakes the first waiter, which then races with
 //! newly arriving lockers (they usually win: they are already running, and letting them barge
 //! keeps throughput high). A waiter that loses goes back to the *front* of the queue, keeping its
-//! original wait start. When an unlocker finds that the first waiter has waited longer than
-//! [`STARVATION_THRESHOLD`] (1 ms, as in Go) it hands the lock over directly: `LOCKED` stays set,
-//! the waiter is granted `HANDOFF` and owns the mutex when it resumes. New arrivals see `LOCKED`
-//! and queue up behind instead of barging. Handoffs continue while the queue head is starving,
-//! and normal mode resumes by itself once a head has waited less than the threshold (Go leaves
-//! starvation mode on the same condition).
+//! original wait start. Starvation mode (Go's) hands the lock over directly once a waiter has
+//! waited longer than [`STARVATION_THRESHOLD`] (1 ms): `LOCKED` stays set, so new arrivals
+//! queue up behind instead of barging, and the unlocker, if it tries to lock again, parks and
+//! lets the new owner run. This happens in two places:
+//! - an unlock that finds the queue head starving grants it `HANDOFF`;
+//! - an unlock that finds a woken waiter still on its way past its starvation deadline (it was
+//!   woken but has not been scheduled yet: goroutines are not preempted, so a holder that
+//!   relocks in a loop could otherwise keep it out indefinitely) sets `WOKEN_OWNS`, and the
+//!   woken waiter owns the lock when it runs. This check reads the coarse clock (a few ns),
+//!   and only in the contended unlock path.
+//!
+//! Handoffs continue while waiters starve, and normal mode resumes by itself once the head has
+//! waited less than the threshold (Go leaves starvation mode on the same condition).
 //!
 //! # Invariants
-//! - `LOCKED` is set by exactly one owner; only the owner clears it, or passes it on by handoff.
-//! - At most one waiter holds the `WOKEN` role; it clears `WOKEN` in the same CAS that acquires
-//!   the lock, re-parks it, or gives up after a timeout, so the role is never lost.
+//! - `LOCKED` is set by exactly one owner; only the owner clears it, or passes it on by handoff
+//!   (`HANDOFF` grant, or `WOKEN_OWNS`).
+//! - At most one waiter holds the `WOKEN` role; it clears `WOKEN` (and `WOKEN_OWNS`) in the same
+//!   CAS that acquires the lock, re-parks it, or gives up after a timeout, so neither the role
+//!   nor a lock passed to it is ever lost.
 //! - A waiter that times out unlinks itself under the queue lock and clears `PARKED` if it was
 //!   the last; an unlocker that finds the queue empty just clears `LOCKED`.
 //!
 //! # Memory ordering
-//! - Acquiring CAS (`Acquire`) pairs with the unlocking CAS/`fetch_update` (`Release`): the
-//!   previous critical section happens-before the next.
-//! - A handoff publishes the critical section through the wait queue's status store (`Release`)
-//!   and the waiter's status load (`Acquire`); `LOCKED` never drops in between.
-//! - `PARKED`/`WOKEN` updates are `Relaxed`: they carry no data, and every decision based on
-//!   them is re-validated by a CAS or under the queue lock.
+//! - Acquiring CASes (`Acquire`) pair with the unlocking CAS/`fetch_update` (`Release`): the
+//!   previous critical section happens-before the next. Setting `WOKEN_OWNS` is such a
+//!   releasing unlock, and the woken waiter's CAS that clears it is the acquiring lock.
+//! - A `HANDOFF` publishes the critical section through the wait queue's status store
+//!   (`Release`) and the waiter's status load (`Acquire`); `LOCKED` never drops in between.
+//! - `woken_deadline` is written (`Relaxed`) before the `Release` update that sets `WOKEN` and
+//!   clears `LOCKED`; every later owner acquired the lock after that update, so it reads the
+//!   deadline of the waiter now on its way.
+//! - `PARKED`/`WOKEN` updates are otherwise `Relaxed`: they carry no data, and every decision
+//!   based on them is re-validated by a CAS or under the queue lock.
 
 use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use super::spin::Spin;
 use super::waitq::{token, Position, WaitQueue, WaitResult};
+use crate::runtime::clock::coarse_nanos;
 use crate::runtime::g::WaitReason;
 
 const LOCKED: u8 = 1;
 const PARKED: u8 = 2;
 const WOKEN: u8 = 4;
+const WOKEN_OWNS: u8 = 8;
 
-/// How long the first waiter may wait before the mutex is handed to it directly.
+/// How long a waiter may wait before the mutex is handed to it directly.
 pub(crate) const STARVATION_THRESHOLD: Duration = Duration::from_millis(1);
 
 /// Grant: the lock was released, compete for it (you hold the `WOKEN` role).
@@ -59,6 +76,8 @@ const HANDOFF: NonZeroUsize = token(2);
 /// A mutual-exclusion lock without data; see the module documentation.
 pub(crate) struct RawMutex {
     state: AtomicU8,
+    /// Coarse-clock nanoseconds at which the waiter holding the `WOKEN` role starts starving.
+    woken_deadline: AtomicU64,
     /// Waiters, each tagged with the instant it first started waiting.
     queue: WaitQueue<Instant>,
 }
@@ -68,6 +87,7 @@ impl RawMutex {
     pub(crate) const fn new() -> Self {
         RawMutex {
             state: AtomicU8::new(0),
+            woken_deadline: AtomicU64::new(0),
             queue: WaitQueue::new(()),
         }
     }
@@ -141,12 +161,26 @@ impl RawMutex {
         let mut wait_start: Option<Instant> = None;
         let mut state = self.state.load(Ordering::Relaxed);
         loop {
-            let drop_woken = if woken { WOKEN } else { 0 };
+            let woken_bits = if woken { WOKEN | WOKEN_OWNS } else { 0 };
+            if woken && state & WOKEN_OWNS != 0 {
+                // The lock was passed to us while we were on our way.
+                // Acquire: pairs with the Release CAS that set WOKEN_OWNS.
+                match self.state.compare_exchange_weak(
+                    state,
+                    state & !woken_bits,
+                    Ordering::Acquire,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => return true,
+                    Err(current) => state = current,
+                }
+                continue;
+            }
             if state & LOCKED == 0 {
                 // Acquire: pairs with the Release of the previous unlock.
                 match self.state.compare_exchange_weak(
                     state,
-                    (state | LOCKED) & !drop_woken,
+                    (state | LOCKED) & !woken_bits,
                     Ordering::Acquire,
                     Ordering::Relaxed,
                 ) {
@@ -166,6 +200,7 @@ impl RawMutex {
                     return false;
                 }
                 // Give the WOKEN role back; the owner's unlock will then wake someone else.
+                // (WOKEN_OWNS is clear here: the loop top would have taken the lock.)
                 match self.state.compare_exchange_weak(
                     state,
                     state & !WOKEN,
@@ -191,15 +226,15 @@ impl RawMutex {
                 deadline,
                 |_queue| {
                     // Under the queue lock: announce ourselves with PARKED, but only while the
-                    // mutex is still owned, so the owner's unlock is sure to see us.
+                    // mutex is still owned by someone else, so that owner's unlock sees us.
                     let mut state = self.state.load(Ordering::Relaxed);
                     loop {
-                        if state & LOCKED == 0 {
+                        if state & LOCKED == 0 || (woken && state & WOKEN_OWNS != 0) {
                             return None;
                         }
                         match self.state.compare_exchange_weak(
                             state,
-                            (state | PARKED) & !drop_woken,
+                            (state | PARKED) & !woken_bits,
                             Ordering::Relaxed,
                             Ordering::Relaxed,
                         ) {
@@ -216,7 +251,8 @@ impl RawMutex {
                 },
             );
             match result {
-                // The mutex was unlocked meanwhile; we still hold WOKEN if we held it.
+                // The mutex was unlocked (or passed to us) meanwhile; we keep the WOKEN role
+                // if we held it.
                 WaitResult::NotQueued => {}
                 // Our WOKEN role, if any, was dropped when we queued.
                 WaitResult::TimedOut => return false,
@@ -235,22 +271,31 @@ impl RawMutex {
         let mut state = self.state.load(Ordering::Relaxed);
         loop {
             debug_assert!(state & LOCKED != 0, "gort: unlock of an unlocked mutex");
-            if state & PARKED != 0 && state & WOKEN == 0 {
+            debug_assert!(state & WOKEN_OWNS == 0, "gort: unlock of a mutex passed on");
+            let new = if state & WOKEN != 0 {
+                // A woken waiter is on its way: wake nobody else. If it has been starving
+                // meanwhile, pass the lock to it instead of releasing it.
+                if coarse_nanos() >= self.woken_deadline.load(Ordering::Relaxed) {
+                    state | WOKEN_OWNS
+                } else {
+                    state & !LOCKED
+                }
+            } else if state & PARKED == 0 {
+                state & !LOCKED
+            } else {
                 break;
-            }
-            // Nobody to wake, or a woken waiter is already on its way.
-            // Release: pairs with the Acquire of the next lock.
-            match self.state.compare_exchange_weak(
-                state,
-                state & !LOCKED,
-                Ordering::Release,
-                Ordering::Relaxed,
-            ) {
+            };
+            // Release: pairs with the Acquire of the next owner.
+            match self
+                .state
+                .compare_exchange_weak(state, new, Ordering::Release, Ordering::Relaxed)
+            {
                 Ok(_) => return,
                 Err(current) => state = current,
             }
         }
 
+        // PARKED and nobody woken: wake the head of the queue.
         let mut queue = self.queue.lock();
         let Some(&started) = queue.front() else {
             // The waiters timed out meanwhile and cleared PARKED.
@@ -258,7 +303,8 @@ impl RawMutex {
             self.state.fetch_and(!LOCKED, Ordering::Release);
             return;
         };
-        if started.elapsed() >= STARVATION_THRESHOLD {
+        let waited = started.elapsed();
+        if waited >= STARVATION_THRESHOLD {
             // Starvation mode: LOCKED stays set and ownership moves to the waiter; the wait
             // queue's Release status store publishes our critical section to it.
             queue.wake_front(HANDOFF);
@@ -266,9 +312,13 @@ impl RawMutex {
                 self.state.fetch_and(!PARKED, Ordering::Relaxed);
             }
         } else {
+            let patience = (STARVATION_THRESHOLD - waited).as_nanos() as u64;
+            self.woken_deadline
+                .store(coarse_nanos() + patience, Ordering::Relaxed);
             queue.wake_front(RETRY);
             let still_parked = if queue.is_empty() { 0 } else { PARKED };
-            // Release: pairs with the Acquire of the next lock (the woken waiter or a barger).
+            // Release: pairs with the Acquire of the next lock (the woken waiter or a barger);
+            // also publishes `woken_deadline` (module ordering rules).
             let _ = self
                 .state
                 .fetch_update(Ordering::Release, Ordering::Relaxed, |state| {

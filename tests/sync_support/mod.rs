@@ -9,33 +9,82 @@ use std::time::{Duration, Instant};
 pub enum Mode {
     /// One OS thread per task; blocking parks the thread.
     Threads,
+    /// One goroutine per task, on 2 procs (the real target); blocking parks the goroutine.
+    Goroutines,
 }
 
 /// Every mode the tests run in.
-pub const MODES: &[Mode] = &[Mode::Threads];
+pub const MODES: &[Mode] = &[Mode::Threads, Mode::Goroutines];
+
+/// How many procs the goroutine mode runs on.
+pub const PROCS: usize = 2;
 
 /// A started task.
-pub struct Task<T> {
-    handle: std::thread::JoinHandle<T>,
+pub enum Task<T> {
+    /// A task on its own thread.
+    Thread(std::thread::JoinHandle<T>),
+    /// A task in a goroutine.
+    Goroutine(gort::JoinHandle<T>),
 }
 
 impl<T> Task<T> {
     /// Waits for the task and returns its value; a panic in the task fails the test.
     pub fn join(self) -> T {
-        match self.handle.join() {
-            Ok(value) => value,
-            Err(panic) => std::panic::resume_unwind(panic),
+        match self {
+            Task::Thread(handle) => match handle.join() {
+                Ok(value) => value,
+                Err(panic) => std::panic::resume_unwind(panic),
+            },
+            Task::Goroutine(handle) => match handle.join() {
+                Ok(value) => value,
+                Err(error) => std::panic::resume_unwind(error.into_panic()),
+            },
         }
     }
 }
 
+/// Puts the runtime on [`PROCS`] procs (once per test binary).
+fn use_test_procs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = gort::Config::new().procs(PROCS).init();
+        gort::set_maxprocs(PROCS).expect("valid procs");
+    });
+}
+
 impl Mode {
+    /// Runs a test body in this mode, failing the test if it takes longer than `limit`: on a
+    /// fresh thread, or as the main goroutine (so the body's own blocking parks a goroutine).
+    pub fn run<T: Send + 'static>(
+        self,
+        limit: Duration,
+        body: impl FnOnce() -> T + Send + 'static,
+    ) -> T {
+        match self {
+            Mode::Threads => within(limit, body),
+            Mode::Goroutines => {
+                use_test_procs();
+                within(limit, move || {
+                    gort::run(move || {
+                        assert!(gort::current().is_some(), "not in a goroutine");
+                        body()
+                    })
+                })
+            }
+        }
+    }
+
     /// Starts `body` as a task of this mode.
     pub fn spawn<T: Send + 'static>(self, body: impl FnOnce() -> T + Send + 'static) -> Task<T> {
         match self {
-            Mode::Threads => Task {
-                handle: std::thread::spawn(body),
-            },
+            Mode::Threads => Task::Thread(std::thread::spawn(body)),
+            Mode::Goroutines => {
+                use_test_procs();
+                Task::Goroutine(gort::spawn(move || {
+                    assert!(gort::current().is_some(), "not in a goroutine");
+                    body()
+                }))
+            }
         }
     }
 
@@ -57,6 +106,7 @@ impl Mode {
     pub fn yield_now(self) {
         match self {
             Mode::Threads => std::thread::yield_now(),
+            Mode::Goroutines => gort::yield_now(),
         }
     }
 
@@ -65,6 +115,7 @@ impl Mode {
     pub fn yield_now_if_goroutine(self) {
         match self {
             Mode::Threads => {}
+            Mode::Goroutines => gort::yield_now(),
         }
     }
 
@@ -72,6 +123,7 @@ impl Mode {
     pub fn crowd(self) -> usize {
         match self {
             Mode::Threads => 8,
+            Mode::Goroutines => 64,
         }
     }
 }
@@ -91,7 +143,8 @@ pub fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) {
             Instant::now() < deadline,
             "condition not reached within {limit:?}"
         );
-        std::thread::sleep(Duration::from_micros(200));
+        // gort::sleep parks a goroutine and sleeps a plain thread.
+        gort::sleep(Duration::from_micros(200));
     }
 }
 
