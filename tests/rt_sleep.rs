@@ -57,6 +57,7 @@ fn a_hundred_thousand_goroutines_sleep_at_once_without_a_thread_each() {
 
 #[test]
 fn sleepers_wake_in_deadline_order() {
+    let _serial = support::serial();
     let order = Arc::new(std::sync::Mutex::new(Vec::new()));
     let hs: Vec<_> = [30u64, 10, 20]
         .into_iter()
@@ -72,4 +73,35 @@ fn sleepers_wake_in_deadline_order() {
         h.join().unwrap();
     }
     assert_eq!(*order.lock().unwrap(), vec![10, 20, 30]);
+}
+
+#[test]
+fn timers_fired_in_one_batch_keep_deadline_order() {
+    let _serial = support::serial();
+    let old = gort::set_maxprocs(1).unwrap();
+    let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let o = order.clone();
+    gort::run(move || {
+        let hs: Vec<_> = (0..8u64)
+            .map(|i| {
+                let o = o.clone();
+                gort::go!(move || {
+                    gort::sleep(Duration::from_millis(1 + i));
+                    o.lock().unwrap().push(i);
+                })
+            })
+            .collect();
+        // Let them all park, then hold the only P until every deadline has passed, so the
+        // timers fire together in one batch.
+        gort::yield_now();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(30) {
+            std::hint::spin_loop();
+        }
+        for h in hs {
+            h.join().unwrap();
+        }
+    });
+    gort::set_maxprocs(old).unwrap();
+    assert_eq!(*order.lock().unwrap(), (0..8).collect::<Vec<_>>());
 }

@@ -11,7 +11,8 @@
 
 use corosensei::{Coroutine, CoroutineResult};
 
-use super::g::{Entry, G};
+use super::entry::EntrySlot;
+use super::g::G;
 use super::stack::Stack;
 
 /// Why a G gave control back to its M.
@@ -30,7 +31,7 @@ pub(crate) type GCoroutine = Coroutine<(), Switch, (), Stack>;
 pub(crate) type Yielder = corosensei::Yielder<(), Switch>;
 
 /// Creates the coroutine for `g`, which will run `entry` on `stack`.
-pub(crate) fn create(g: &G, stack: Stack, entry: Entry) -> GCoroutine {
+pub(crate) fn create(g: &G, stack: Stack, mut entry: EntrySlot) -> GCoroutine {
     let g_ptr = g as *const G as usize;
     Coroutine::with_stack(stack, move |yielder: &Yielder, ()| {
         // SAFETY: `g_ptr` points to the G being run: its M holds a reference to it for as
@@ -40,7 +41,7 @@ pub(crate) fn create(g: &G, stack: Stack, entry: Entry) -> GCoroutine {
             yielder as *const Yielder as *mut Yielder,
             std::sync::atomic::Ordering::Relaxed,
         );
-        entry();
+        entry.run();
     })
 }
 

@@ -10,7 +10,6 @@
 //! 6. Nothing: give the P back, re-check under the barriers described in `sched.rs`, sleep.
 
 use std::sync::atomic::{fence, Ordering};
-use std::sync::Arc;
 
 use crossbeam_deque::Steal;
 
@@ -25,11 +24,18 @@ const RUNNEXT_STREAK_LIMIT: u32 = 64;
 /// Passes over the victims a spinning M makes before giving up.
 const STEAL_PASSES: usize = 4;
 
+/// Rounds of (pause, look again) a spinning M makes before giving its P back. Putting an M
+/// to sleep and waking it costs two futex calls and, on a VM, tens of microseconds of
+/// wake-up latency; work often arrives within a few microseconds (a producer spawning in a
+/// loop, a ping-pong partner replying), so a spinner waits that long first. Bounded, and only
+/// spinners (at most half the busy Ps) do it.
+const SPIN_ROUNDS: usize = 64;
+
 /// Finds a G to run; sleeps the M until there is one. Returns with `m.p` held.
 pub(crate) fn find_runnable(s: &Sched, m: &mut MLocal) -> GRef {
     loop {
-        let p = match &m.p {
-            Some(p) => p.clone(),
+        let p = match m.p {
+            Some(p) => p,
             None => {
                 let (p, spinning) = m::stop_m(s, m);
                 m.acquire_p(p);
@@ -43,7 +49,7 @@ pub(crate) fn find_runnable(s: &Sched, m: &mut MLocal) -> GRef {
             s.retire_if_needed(m);
             continue;
         }
-        if let Some(g) = find_local(s, m, &p) {
+        if let Some(g) = find_local(s, m, p) {
             return g;
         }
         // Steal, if not too many Ms already are.
@@ -53,7 +59,10 @@ pub(crate) fn find_runnable(s: &Sched, m: &mut MLocal) -> GRef {
                 m.spinning = true;
                 s.nmspinning.fetch_add(1, Ordering::SeqCst);
             }
-            if let Some(g) = steal_work(s, m, &p) {
+            if let Some(g) = steal_work(s, m, p) {
+                return g;
+            }
+            if let Some(g) = spin_for_work(s, m, p) {
                 return g;
             }
         }
@@ -65,14 +74,14 @@ pub(crate) fn find_runnable(s: &Sched, m: &mut MLocal) -> GRef {
 }
 
 /// Steps 1-4: the cheap, local places.
-fn find_local(s: &Sched, m: &mut MLocal, p: &Arc<P>) -> Option<GRef> {
+fn find_local(s: &Sched, m: &mut MLocal, p: &'static P) -> Option<GRef> {
     m.tick = m.tick.wrapping_add(1);
     if m.tick % 61 == 0 {
         if let Some(g) = steal_global(s, p) {
             return Some(g);
         }
     }
-    if m.tick % 8 == 0 || p.is_empty() {
+    if m.tick % 8 == 0 {
         super::timer::fire_due(s);
     }
     if m.runnext_streak < RUNNEXT_STREAK_LIMIT {
@@ -87,6 +96,15 @@ fn find_local(s: &Sched, m: &mut MLocal, p: &Arc<P>) -> Option<GRef> {
         unsafe { p.put(g, false) };
     }
     m.runnext_streak = 0;
+    // SAFETY: this M holds `p`.
+    if let Some(g) = unsafe { p.pop_local() } {
+        return Some(g);
+    }
+    // The local queue is empty: a due timer may have work for us.
+    super::timer::fire_due(s);
+    if let Some(g) = p.take_runnext() {
+        return Some(g);
+    }
     // SAFETY: this M holds `p`.
     if let Some(g) = unsafe { p.pop_local() } {
         return Some(g);
@@ -106,7 +124,7 @@ fn steal_global(s: &Sched, p: &P) -> Option<GRef> {
 }
 
 /// Step 5: steal half of another P's queue.
-fn steal_work(s: &Sched, m: &mut MLocal, p: &Arc<P>) -> Option<GRef> {
+fn steal_work(s: &Sched, m: &mut MLocal, p: &'static P) -> Option<GRef> {
     let nprocs = s.nprocs();
     if nprocs <= 1 {
         return None;
@@ -129,6 +147,32 @@ fn steal_work(s: &Sched, m: &mut MLocal, p: &Arc<P>) -> Option<GRef> {
         }
         if let Some(g) = steal_global(s, p) {
             return Some(g);
+        }
+    }
+    None
+}
+
+/// The spinner's short wait: pause, then look at every queue again.
+fn spin_for_work(s: &Sched, m: &mut MLocal, p: &'static P) -> Option<GRef> {
+    for round in 0..SPIN_ROUNDS {
+        for _ in 0..(16 << (round / 16)) {
+            std::hint::spin_loop();
+        }
+        if let Some(g) = p.take_runnext() {
+            return Some(g);
+        }
+        // SAFETY: this M holds `p`.
+        if let Some(g) = unsafe { p.pop_local() } {
+            return Some(g);
+        }
+        if let Some(g) = steal_global(s, p) {
+            return Some(g);
+        }
+        if let Some(g) = steal_work(s, m, p) {
+            return Some(g);
+        }
+        if super::timer::due_now(s) {
+            return None;
         }
     }
     None

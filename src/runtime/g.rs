@@ -164,18 +164,17 @@ use std::sync::Arc;
 
 use super::clock;
 use super::coro::{GCoroutine, Yielder};
+use super::entry::EntrySlot;
+use super::join::JoinSlot;
 use super::stack::StackBounds;
 
 /// A shared reference to a G. A run-queue entry is one of these.
 pub(crate) type GRef = Arc<G>;
 
-/// The closure a G runs, boxed at spawn until the G first runs.
-pub(crate) type Entry = Box<dyn FnOnce() + Send + 'static>;
-
 /// What the right to run a G gives access to.
 pub(crate) enum GBody {
     /// Spawned, not yet run: no stack yet, only the closure.
-    NotStarted(Entry),
+    NotStarted(EntrySlot),
     /// Has run at least once: the coroutine owns a stack, whose bounds the overflow handler
     /// needs while the G runs.
     Started(GCoroutine, StackBounds),
@@ -212,6 +211,8 @@ pub(crate) struct G {
     pub(crate) park_state: AtomicU8,
     /// Which shard of the live-G registry holds this G, and at which slot.
     pub(crate) registry_slot: AtomicU64,
+    /// Where the G leaves its result for its `JoinHandle`.
+    pub(crate) join: JoinSlot,
     /// The running coroutine's yielder (its address on the G's own stack), set by the G when
     /// it first runs and read only by the G itself to suspend.
     pub(crate) yielder: AtomicPtr<Yielder>,
@@ -236,7 +237,7 @@ impl G {
         spawn_site: &'static Location<'static>,
         parent: u64,
         stack_size: usize,
-        entry: Entry,
+        entry: EntrySlot,
     ) -> G {
         let now = clock::coarse_nanos();
         G {
@@ -250,6 +251,7 @@ impl G {
             status_since: AtomicU64::new(now),
             park_state: AtomicU8::new(PARK_EMPTY),
             registry_slot: AtomicU64::new(u64::MAX),
+            join: JoinSlot::new(),
             yielder: AtomicPtr::new(std::ptr::null_mut()),
             body: UnsafeCell::new(GBody::NotStarted(entry)),
         }

@@ -1,6 +1,6 @@
 //! `JoinHandle`: waiting for a goroutine's result, from a goroutine or a plain thread.
 //!
-//! # The packet protocol
+//! # The join protocol (`JoinSlot`, inside the G header)
 //! `state` has two bits: `DONE` (the result is written) and `WAITER` (a joiner has stored its
 //! unparker and is parking). The G writes `result`, then sets `DONE` (Release); if `WAITER`
 //! was already set it unparks the joiner. The joiner stores its unparker, then sets `WAITER`
@@ -11,32 +11,33 @@
 use std::any::Any;
 use std::cell::UnsafeCell;
 use std::fmt;
+use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::Arc;
 
-use super::g::{GRef, WaitReason, G};
+use super::g::{GRef, WaitReason};
 use super::park::{self, Unparker};
 
 const DONE: u8 = 1;
 const WAITER: u8 = 2;
 
-/// Where a goroutine leaves its result for its `JoinHandle`.
-pub(crate) struct Packet<T> {
+/// A goroutine's result, type-erased (a `()` result costs no allocation).
+pub(crate) type AnyResult = std::thread::Result<Box<dyn Any + Send>>;
+
+/// Where a goroutine leaves its result for its `JoinHandle` (part of the G header).
+pub(crate) struct JoinSlot {
     state: AtomicU8,
-    result: UnsafeCell<Option<std::thread::Result<T>>>,
+    result: UnsafeCell<Option<AnyResult>>,
     waiter: UnsafeCell<Option<Unparker>>,
 }
 
 // SAFETY: `result` is written once by the G before `DONE` and read once by the joiner after
 // `DONE`; `waiter` is written by the joiner before `WAITER` and read by the G after `WAITER`
-// (see the module docs). `T: Send` because the value crosses threads.
-unsafe impl<T: Send> Sync for Packet<T> {}
-// SAFETY: as for `Sync`.
-unsafe impl<T: Send> Send for Packet<T> {}
+// (see the module docs). The result is `Send`.
+unsafe impl Sync for JoinSlot {}
 
-impl<T> Packet<T> {
-    pub(crate) fn new() -> Packet<T> {
-        Packet {
+impl JoinSlot {
+    pub(crate) fn new() -> JoinSlot {
+        JoinSlot {
             state: AtomicU8::new(0),
             result: UnsafeCell::new(None),
             waiter: UnsafeCell::new(None),
@@ -44,7 +45,7 @@ impl<T> Packet<T> {
     }
 
     /// Called once by the finishing G.
-    pub(crate) fn complete(&self, result: std::thread::Result<T>, _g: &G) {
+    pub(crate) fn complete(&self, result: AnyResult) {
         // SAFETY: only the G writes `result`, once, and nobody reads it before `DONE`.
         unsafe { *self.result.get() = Some(result) };
         let prev = self.state.fetch_or(DONE, Ordering::AcqRel);
@@ -62,7 +63,7 @@ impl<T> Packet<T> {
     }
 
     /// Waits for `DONE` and takes the result. Called once, by the handle's owner.
-    fn wait(&self) -> std::thread::Result<T> {
+    fn wait(&self) -> AnyResult {
         if !self.is_done() {
             // SAFETY: only the (single) joiner writes `waiter`, before setting `WAITER`.
             unsafe { *self.waiter.get() = Some(Unparker::current()) };
@@ -88,13 +89,16 @@ impl<T> Packet<T> {
 /// assert_eq!(h.join().unwrap(), "done");
 /// ```
 pub struct JoinHandle<T> {
-    packet: Arc<Packet<T>>,
     g: GRef,
+    result_type: PhantomData<fn() -> T>,
 }
 
 impl<T> JoinHandle<T> {
-    pub(crate) fn new(packet: Arc<Packet<T>>, g: GRef) -> JoinHandle<T> {
-        JoinHandle { packet, g }
+    pub(crate) fn new(g: GRef) -> JoinHandle<T> {
+        JoinHandle {
+            g,
+            result_type: PhantomData,
+        }
     }
 
     /// Waits for the goroutine to finish and returns its result: `Err` if it panicked, with
@@ -103,17 +107,25 @@ impl<T> JoinHandle<T> {
     ///
     /// # Errors
     /// [`JoinError`] if the goroutine panicked.
-    pub fn join(self) -> Result<T, JoinError> {
-        self.packet.wait().map_err(|payload| JoinError {
-            id: self.g.id,
-            name: self.g.name.as_deref().map(str::to_owned),
-            payload,
-        })
+    pub fn join(self) -> Result<T, JoinError>
+    where
+        T: 'static,
+    {
+        match self.g.join.wait() {
+            Ok(value) => Ok(*value
+                .downcast::<T>()
+                .expect("a goroutine's result has its JoinHandle's type")),
+            Err(payload) => Err(JoinError {
+                id: self.g.id,
+                name: self.g.name.as_deref().map(str::to_owned),
+                payload,
+            }),
+        }
     }
 
     /// Whether the goroutine has finished (its result is ready).
     pub fn is_finished(&self) -> bool {
-        self.packet.is_done()
+        self.g.join.is_done()
     }
 
     /// The goroutine's id.

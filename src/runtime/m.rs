@@ -58,7 +58,7 @@ pub(crate) fn in_goroutine() -> bool {
 pub(crate) struct MLocal {
     pub(crate) handle: Arc<MHandle>,
     /// The P this M holds (see the module docs).
-    pub(crate) p: Option<Arc<P>>,
+    pub(crate) p: Option<&'static P>,
     /// Counted in `Sched::nmspinning`.
     pub(crate) spinning: bool,
     /// Schedule ticks, for the 1-in-61 global queue check.
@@ -71,12 +71,12 @@ pub(crate) struct MLocal {
 }
 
 impl MLocal {
-    pub(crate) fn acquire_p(&mut self, p: Arc<P>) {
-        CURRENT_P.with(|c| c.set(Arc::as_ptr(&p)));
+    pub(crate) fn acquire_p(&mut self, p: &'static P) {
+        CURRENT_P.with(|c| c.set(p));
         self.p = Some(p);
     }
 
-    pub(crate) fn release_p(&mut self) -> Option<Arc<P>> {
+    pub(crate) fn release_p(&mut self) -> Option<&'static P> {
         CURRENT_P.with(|c| c.set(ptr::null()));
         self.p.take()
     }
@@ -92,7 +92,7 @@ impl MLocal {
 }
 
 /// Starts a new M thread holding `p`.
-pub(crate) fn spawn_m(s: &Sched, p: Arc<P>, spinning: bool) -> io::Result<()> {
+pub(crate) fn spawn_m(s: &Sched, p: &'static P, spinning: bool) -> io::Result<()> {
     let handle = s.new_m();
     let h2 = handle.clone();
     let thread = std::thread::Builder::new()
@@ -109,7 +109,7 @@ pub(crate) fn report_thread_error(e: &io::Error) {
     eprintln!("gort: could not start a worker thread (M): {e}; running with fewer threads");
 }
 
-fn m_main(handle: Arc<MHandle>, p: Arc<P>, spinning: bool) {
+fn m_main(handle: Arc<MHandle>, p: &'static P, spinning: bool) {
     let _ = handle.thread.set(std::thread::current());
     if let Err(e) = overflow::ensure_altstack() {
         eprintln!(
@@ -132,17 +132,17 @@ fn m_main(handle: Arc<MHandle>, p: Arc<P>, spinning: bool) {
         if m.spinning {
             super::find::reset_spinning(s, &mut m);
         }
-        execute(s, &mut m, g);
+        execute(&m, g);
         s.retire_if_needed(&mut m);
     }
 }
 
 /// Runs `g` until it finishes, parks or yields.
-fn execute(s: &Sched, m: &mut MLocal, g: GRef) {
-    let p = m.p.as_ref().expect("execute without a P").clone();
+fn execute(m: &MLocal, g: GRef) {
+    let p: &P = m.p.expect("execute without a P");
     CURRENT_G.with(|c| c.set(Arc::as_ptr(&g)));
     g.set_state_untimed(GState::Running);
-    loop {
+    let yielded = loop {
         // SAFETY: we popped `g` from a run queue, which gives us the right to run it.
         let body = unsafe { g.body() };
         if let GBody::NotStarted(_) = body {
@@ -173,13 +173,11 @@ fn execute(s: &Sched, m: &mut MLocal, g: GRef) {
                 // SAFETY: this M holds `p`.
                 unsafe { p.stacks() }.put(coroutine.into_stack());
                 g.set_state(GState::Dead);
-                break;
+                break false;
             }
             Some(Switch::Yield) => {
                 g.set_state_untimed(GState::Runnable);
-                // SAFETY: this M holds `p`.
-                unsafe { p.put(g.clone(), false) };
-                break;
+                break true;
             }
             Some(Switch::Park) => {
                 // Commit the park: from here the G belongs to whoever unparks it. An unpark
@@ -190,7 +188,7 @@ fn execute(s: &Sched, m: &mut MLocal, g: GRef) {
                     Ordering::AcqRel,
                     Ordering::Acquire,
                 ) {
-                    Ok(_) => break,
+                    Ok(_) => break false,
                     Err(state) => {
                         debug_assert_eq!(state, PARK_NOTIFIED);
                         g.park_state.store(PARK_EMPTY, Ordering::Relaxed);
@@ -200,9 +198,13 @@ fn execute(s: &Sched, m: &mut MLocal, g: GRef) {
                 }
             }
         }
-    }
+    };
     CURRENT_G.with(|c| c.set(ptr::null()));
-    let _ = s;
+    if yielded {
+        // The queue entry is the reference we were given: moved back, not cloned.
+        // SAFETY: this M holds `p`.
+        unsafe { p.put(g, false) };
+    }
 }
 
 #[cold]
@@ -216,7 +218,7 @@ fn stack_exhausted(g: &G, e: &io::Error) -> ! {
 
 /// Puts the calling M to sleep until it is handed a P. Returns that P and whether the M is to
 /// start as a spinner. While asleep, the M may be the one that wakes for the next timer.
-pub(crate) fn stop_m(s: &Sched, m: &mut MLocal) -> (Arc<P>, bool) {
+pub(crate) fn stop_m(s: &Sched, m: &mut MLocal) -> (&'static P, bool) {
     loop {
         s.put_idle_m(&m.handle);
         // Pairs with the fence in `TimerQueue::add`'s poke: either the adder sees us in the

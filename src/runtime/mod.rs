@@ -40,6 +40,7 @@
 pub(crate) mod clock;
 pub(crate) mod config;
 pub(crate) mod coro;
+pub(crate) mod entry;
 pub(crate) mod find;
 pub(crate) mod g;
 pub(crate) mod join;

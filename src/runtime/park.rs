@@ -127,16 +127,26 @@ impl Unparker {
         }
     }
 
-    /// Makes the target runnable again, or leaves it a token if it is not parked yet.
+    /// Makes the target runnable again, or leaves it a token if it is not parked yet. A
+    /// woken goroutine runs next on the caller's P (a hand-off).
     pub(crate) fn unpark(&self) {
         match &self.target {
-            Target::Goroutine(g) => unpark_g(g),
+            Target::Goroutine(g) => unpark_g(g, true),
+            Target::Thread(t) => t.unpark(),
+        }
+    }
+
+    /// As `unpark`, but a woken goroutine joins the back of the run queue: for wake-ups in
+    /// batches (timers), which must keep their order.
+    pub(crate) fn unpark_in_order(&self) {
+        match &self.target {
+            Target::Goroutine(g) => unpark_g(g, false),
             Target::Thread(t) => t.unpark(),
         }
     }
 }
 
-fn unpark_g(g: &GRef) {
+fn unpark_g(g: &GRef, next: bool) {
     let mut state = g.park_state.load(Ordering::Acquire);
     loop {
         match state {
@@ -157,7 +167,7 @@ fn unpark_g(g: &GRef) {
             ) {
                 Ok(_) => {
                     g.set_state(GState::Runnable);
-                    super::sched::ready(g.clone(), true);
+                    super::sched::ready(g.clone(), next);
                     return;
                 }
                 Err(now) => state = now,

@@ -47,12 +47,12 @@ pub(crate) struct MHandle {
     /// The thread, set before the M can be found in the idle list.
     pub(crate) thread: OnceLock<Thread>,
     /// A P handed to this sleeping M, with whether it should start as a spinner.
-    handoff: Mutex<Option<(Arc<P>, bool)>>,
+    handoff: Mutex<Option<(&'static P, bool)>>,
 }
 
 impl MHandle {
     /// Gives this M a P and wakes it.
-    pub(crate) fn hand(&self, p: Arc<P>, spinning: bool) {
+    pub(crate) fn hand(&self, p: &'static P, spinning: bool) {
         *lock(&self.handoff) = Some((p, spinning));
         if let Some(t) = self.thread.get() {
             t.unpark();
@@ -60,7 +60,7 @@ impl MHandle {
     }
 
     /// Takes the P handed to this M, if any.
-    pub(crate) fn take_handoff(&self) -> Option<(Arc<P>, bool)> {
+    pub(crate) fn take_handoff(&self) -> Option<(&'static P, bool)> {
         lock(&self.handoff).take()
     }
 }
@@ -68,7 +68,7 @@ impl MHandle {
 /// Idle Ps and Ms.
 #[derive(Debug, Default)]
 struct Idle {
-    ps: Vec<Arc<P>>,
+    ps: Vec<&'static P>,
     ms: Vec<Arc<MHandle>>,
 }
 
@@ -76,7 +76,6 @@ struct Idle {
 pub(crate) struct Sched {
     /// The global run queue: Gs readied by plain threads, timers without a P, and retired Ps.
     pub(crate) global: Injector<GRef>,
-    ps: Box<[OnceLock<Arc<P>>]>,
     /// `maxprocs`: Ps `0..nprocs` are active.
     pub(crate) nprocs: AtomicUsize,
     idle: Mutex<Idle>,
@@ -116,16 +115,14 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Sched {
     pub(crate) fn new(nprocs: usize, stack_size: usize) -> Sched {
-        let ps: Box<[OnceLock<Arc<P>>]> = (0..MAX_PROCS).map(|_| OnceLock::new()).collect();
         let mut idle = Idle::default();
         for id in (0..nprocs).rev() {
-            let p = ps[id].get_or_init(|| Arc::new(P::new(id))).clone();
+            let p = p_table(id);
             p.status.store(P_IDLE, Ordering::Relaxed);
             idle.ps.push(p);
         }
         Sched {
             global: Injector::new(),
-            ps,
             nprocs: AtomicUsize::new(nprocs),
             idle: Mutex::new(idle),
             npidle: AtomicUsize::new(nprocs),
@@ -145,18 +142,18 @@ impl Sched {
     }
 
     /// P number `id`, created on first use.
-    pub(crate) fn p(&self, id: usize) -> &Arc<P> {
-        self.ps[id].get_or_init(|| Arc::new(P::new(id)))
+    pub(crate) fn p(&self, id: usize) -> &'static P {
+        p_table(id)
     }
 
     /// P number `id` if it was ever created.
-    pub(crate) fn p_if_created(&self, id: usize) -> Option<&Arc<P>> {
-        self.ps.get(id).and_then(|p| p.get())
+    pub(crate) fn p_if_created(&self, id: usize) -> Option<&'static P> {
+        P_TABLE.get(id).and_then(|p| p.get())
     }
 
     /// Puts a P the caller held into the idle list — or, if `set_maxprocs` retired it
     /// meanwhile, drains it to the global queue and leaves it retired.
-    pub(crate) fn put_idle_p(&self, p: Arc<P>) {
+    pub(crate) fn put_idle_p(&self, p: &'static P) {
         let mut idle = lock(&self.idle);
         if p.id >= self.nprocs.load(Ordering::SeqCst) {
             // SAFETY: the caller held `p` until now; under the idle lock it passes to us.
@@ -172,7 +169,7 @@ impl Sched {
     }
 
     /// Takes a P out of the idle list; the caller then holds it.
-    pub(crate) fn take_idle_p(&self) -> Option<Arc<P>> {
+    pub(crate) fn take_idle_p(&self) -> Option<&'static P> {
         if self.npidle.load(Ordering::SeqCst) == 0 {
             return None;
         }
@@ -191,7 +188,7 @@ impl Sched {
         let old = self.nprocs.load(Ordering::SeqCst);
         if n > old {
             for id in old..n {
-                let p = self.p(id).clone();
+                let p = self.p(id);
                 // A P still held (its M has not noticed an earlier shrink) just stays held.
                 if p.status.load(Ordering::Relaxed) == P_RETIRED {
                     p.status.store(P_IDLE, Ordering::Relaxed);
@@ -217,11 +214,17 @@ impl Sched {
     }
 
     /// If the P held by `m` was retired by `set_maxprocs`, drain it and give it up.
+    #[inline]
     pub(crate) fn retire_if_needed(&self, m: &mut super::m::MLocal) {
-        let Some(p) = &m.p else { return };
-        if p.id < self.nprocs.load(Ordering::Relaxed) {
-            return;
+        match m.p {
+            Some(p) if p.id >= self.nprocs.load(Ordering::Relaxed) => self.retire_held_p(m),
+            _ => {}
         }
+    }
+
+    #[cold]
+    fn retire_held_p(&self, m: &mut super::m::MLocal) {
+        let Some(p) = m.p else { return };
         let idle = lock(&self.idle);
         if p.id < self.nprocs.load(Ordering::SeqCst) {
             return;
@@ -321,7 +324,7 @@ impl Sched {
                 m.hand(p, spinning);
             }
             None => {
-                if let Err(e) = super::m::spawn_m(self, p.clone(), spinning) {
+                if let Err(e) = super::m::spawn_m(self, p, spinning) {
                     // No thread: give the P back. The Gs stay queued and run on the Ms that
                     // exist, so nothing is lost; the program just gets less parallelism.
                     self.put_idle_p(p);
@@ -346,6 +349,14 @@ impl Sched {
 }
 
 static SCHED: OnceLock<Sched> = OnceLock::new();
+
+/// The P table. Ps are created on first use and never dropped, so a P is `&'static` and
+/// passing one around costs no reference counting.
+static P_TABLE: [OnceLock<P>; MAX_PROCS] = [const { OnceLock::new() }; MAX_PROCS];
+
+fn p_table(id: usize) -> &'static P {
+    P_TABLE[id].get_or_init(|| P::new(id))
+}
 
 /// The scheduler, started on first use with the configuration in `config.rs`.
 #[inline]

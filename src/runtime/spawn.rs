@@ -8,12 +8,14 @@
 //! The entry wrapper catches a panic, removes the G from the registry (so `num_goroutines`
 //! has dropped by the time `join` returns), then publishes the result.
 
+use std::any::Any;
 use std::io;
 use std::panic::{self, AssertUnwindSafe, Location};
 use std::sync::Arc;
 
+use super::entry::EntrySlot;
 use super::g::G;
-use super::join::{JoinHandle, Packet};
+use super::join::JoinHandle;
 use super::{m, registry, sched};
 
 /// Configures a goroutine before spawning it: its name and stack size.
@@ -106,13 +108,12 @@ where
     };
     let id = registry::next_goroutine_id();
     let parent = m::current_g().map_or(0, |g| g.id);
-    let packet = Arc::new(Packet::<T>::new());
-    let result_slot = packet.clone();
-    let entry = Box::new(move || {
-        let result = panic::catch_unwind(AssertUnwindSafe(f));
+    let entry = EntrySlot::new(move || {
+        let result = panic::catch_unwind(AssertUnwindSafe(f))
+            .map(|value| Box::new(value) as Box<dyn Any + Send>);
         let g = m::current_g().expect("a goroutine entry runs in its goroutine");
         super::registry().remove(g);
-        result_slot.complete(result, g);
+        g.join.complete(result);
     });
     let name = builder.name.map(String::into_boxed_str);
     let g = Arc::new(G::new(id, name, site, parent, stack_size, entry));
@@ -126,7 +127,7 @@ where
         None => id as usize / 1024,
     };
     super::registry().insert(&g, hint);
-    let handle = JoinHandle::new(packet, g.clone());
+    let handle = JoinHandle::new(g.clone());
     sched::ready(g, true);
     Ok(handle)
 }

@@ -47,7 +47,7 @@ pub(crate) enum TimerAction {
 impl TimerAction {
     fn run(self) {
         match self {
-            TimerAction::Unpark(u) => u.unpark(),
+            TimerAction::Unpark(u) => u.unpark_in_order(),
             TimerAction::Call(f) => f(),
         }
     }
