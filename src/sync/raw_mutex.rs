@@ -4,9 +4,10 @@
 //! - `LOCKED`: someone owns the mutex (or it is being handed to a waiter, see below).
 //! - `PARKED`: the wait queue is not empty, so an unlock must look at it. Set and cleared only
 //!   under the queue lock: `PARKED` ⟺ `queue.len() > 0` whenever the queue lock is free.
-//! - `WOKEN`: an unlocker dequeued a waiter and woke it to compete for the lock, and that waiter
-//!   has not yet acquired, re-parked or given up. While it is set unlocks wake nobody else
-//!   (Go's `mutexWoken`), so a burst of unlocks costs one wake-up, not one each.
+//! - `WOKEN`: a waiter is already competing for the lock: one an unlocker dequeued and woke, or
+//!   a spinning newcomer that claimed the role; it has not yet acquired, re-parked or given up.
+//!   While it is set unlocks wake nobody else (Go's `mutexWoken`), so a burst of unlocks costs
+//!   at most one wake-up, and none while someone spins.
 //! - `WOKEN_OWNS`: the woken waiter starved while on its way, so an unlock kept `LOCKED` set
 //!   and passed ownership to it; only with `WOKEN`.
 //!
@@ -189,9 +190,26 @@ impl RawMutex {
                 }
                 continue;
             }
-            // Spin while nobody is queued (we would not be next anyway otherwise), or while we
-            // are the waiter the last unlock picked.
-            if (state & PARKED == 0 || woken) && spin.spin() {
+            // Spin briefly while the owner runs (Go's active spinning). A spinner with parked
+            // waiters behind it claims the WOKEN role, so the unlock does not wake a sleeper
+            // that would only lose the race to us.
+            if state & WOKEN_OWNS == 0 && spin.spin() {
+                if !woken
+                    && state & (PARKED | WOKEN) == PARKED
+                    && self
+                        .state
+                        .compare_exchange_weak(
+                            state,
+                            state | WOKEN,
+                            Ordering::Relaxed,
+                            Ordering::Relaxed,
+                        )
+                        .is_ok()
+                {
+                    woken = true;
+                    // We are running, not on our way: no starvation deadline applies.
+                    self.woken_deadline.store(u64::MAX, Ordering::Relaxed);
+                }
                 state = self.state.load(Ordering::Relaxed);
                 continue;
             }
@@ -351,11 +369,13 @@ mod tests {
     #[test]
     fn starving_waiter_is_handed_the_lock() {
         let mutex = Arc::new(RawMutex::new());
+        let release = Arc::new(std::sync::Barrier::new(2));
         mutex.lock();
         let waiter = {
-            let mutex = Arc::clone(&mutex);
+            let (mutex, release) = (Arc::clone(&mutex), Arc::clone(&release));
             std::thread::spawn(move || {
                 mutex.lock();
+                release.wait();
                 mutex.unlock();
             })
         };
@@ -363,9 +383,11 @@ mod tests {
         // The waiter is parked; let it pass the starvation threshold.
         std::thread::sleep(STARVATION_THRESHOLD * 2);
         mutex.unlock();
-        // Handoff: LOCKED never dropped, so we cannot barge in even right after unlocking.
+        // Handoff: LOCKED never dropped, so we cannot barge in even right after unlocking
+        // (the waiter keeps the lock until we let it go).
         assert!(mutex.is_locked());
         assert!(!mutex.try_lock());
+        release.wait();
         waiter.join().unwrap();
         assert_eq!(mutex.state.load(Ordering::Relaxed), 0);
     }
@@ -388,6 +410,23 @@ mod tests {
         assert!(mutex.queue.lock().is_empty());
         waiter.join().unwrap();
         assert_eq!(mutex.state.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn an_unlock_passes_the_lock_to_a_starving_woken_waiter() {
+        // A woken waiter that has not run for longer than its deadline (here: already past)
+        // gets the lock passed on: LOCKED stays set and WOKEN_OWNS marks it as its.
+        let mutex = RawMutex::new();
+        mutex.state.store(LOCKED | WOKEN, Ordering::Relaxed);
+        mutex.woken_deadline.store(0, Ordering::Relaxed);
+        mutex.unlock();
+        assert_eq!(mutex.state.load(Ordering::Relaxed), LOCKED | WOKEN | WOKEN_OWNS);
+        assert!(!mutex.try_lock());
+        // With the deadline ahead, the unlock simply releases.
+        mutex.state.store(LOCKED | WOKEN, Ordering::Relaxed);
+        mutex.woken_deadline.store(u64::MAX, Ordering::Relaxed);
+        mutex.unlock();
+        assert_eq!(mutex.state.load(Ordering::Relaxed), WOKEN);
     }
 
     #[test]

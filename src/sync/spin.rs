@@ -2,8 +2,10 @@
 //!
 //! Parking costs a context switch on both sides; when the holder is running on another CPU and
 //! its critical section is short, waiting a few hundred nanoseconds is cheaper. Spinning is only
-//! worth it with more than one CPU, and only briefly: a goroutine that spins keeps its M busy,
-//! so the total spin is bounded (Go: 4 rounds of 30 `PAUSE`s) and never yields the thread.
+//! worth it when the holder can be running meanwhile: never on a single CPU, and never in a
+//! goroutine while gort runs one processor (the holder, if it is a goroutine, waits for our
+//! processor). And only briefly: a goroutine that spins keeps its M busy, so the total spin is
+//! bounded (Go: 4 rounds of 30 `PAUSE`s) and never yields the thread.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -16,18 +18,23 @@ const PAUSES_PER_ROUND: u32 = 30;
 #[derive(Debug, Default)]
 pub(crate) struct Spin {
     rounds: u32,
+    /// Whether spinning can help the caller; worked out on the first round.
+    useful: Option<bool>,
 }
 
 impl Spin {
     /// A fresh budget.
     pub(crate) const fn new() -> Self {
-        Spin { rounds: 0 }
+        Spin { rounds: 0, useful: None }
     }
 
     /// Spins one round and returns true, or returns false once the budget is spent or
-    /// spinning cannot help (a single CPU).
+    /// spinning cannot help (see the module documentation).
     pub(crate) fn spin(&mut self) -> bool {
-        if self.rounds >= SPIN_ROUNDS || !multi_core() {
+        if self.rounds >= SPIN_ROUNDS {
+            return false;
+        }
+        if !*self.useful.get_or_insert_with(spinning_can_help) {
             return false;
         }
         self.rounds += 1;
@@ -41,6 +48,17 @@ impl Spin {
     pub(crate) fn reset(&mut self) {
         self.rounds = 0;
     }
+}
+
+/// Whether a lock holder can run while the caller spins.
+fn spinning_can_help() -> bool {
+    if !multi_core() {
+        return false;
+    }
+    if !crate::runtime::m::in_goroutine() {
+        return true;
+    }
+    crate::runtime::sched::sched_if_started().map_or(true, |sched| sched.nprocs() > 1)
 }
 
 /// Whether the machine has more than one CPU (cached; 0 means not yet known).

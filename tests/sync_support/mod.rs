@@ -27,7 +27,7 @@ pub enum Task<T> {
     Goroutine(gort::JoinHandle<T>),
 }
 
-impl<T> Task<T> {
+impl<T: Send + 'static> Task<T> {
     /// Waits for the task and returns its value; a panic in the task fails the test.
     pub fn join(self) -> T {
         match self {
@@ -129,7 +129,7 @@ impl Mode {
 }
 
 /// Joins every task, returning their values in order.
-pub fn join_all<T>(tasks: Vec<Task<T>>) -> Vec<T> {
+pub fn join_all<T: Send + 'static>(tasks: Vec<Task<T>>) -> Vec<T> {
     tasks.into_iter().map(Task::join).collect()
 }
 
