@@ -10,6 +10,9 @@
 //!   at most one wake-up, and none while someone spins.
 //! - `WOKEN_OWNS`: the woken waiter starved while on its way, so an unlock kept `LOCKED` set
 //!   and passed ownership to it; only with `WOKEN`.
+//! - `STARVING`: the lock is being handed from owner to waiter (starvation mode). Only a hint
+//!   for lockers: spinning is pointless then (the lock never becomes free), so they park at
+//!   once. Set by a handing-off unlock, cleared by every unlock that releases `LOCKED`.
 //!
 //! The uncontended path is one CAS to lock (`0 → LOCKED`) and one CAS to unlock (`LOCKED → 0`).
 //!
@@ -53,7 +56,7 @@
 //!   based on them is re-validated by a CAS or under the queue lock.
 
 use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use super::spin::Spin;
@@ -65,6 +68,10 @@ const LOCKED: u8 = 1;
 const PARKED: u8 = 2;
 const WOKEN: u8 = 4;
 const WOKEN_OWNS: u8 = 8;
+const STARVING: u8 = 16;
+
+/// Contended unlocks per look at the clock for an in-flight woken waiter's deadline.
+const CLOCK_EVERY: u32 = 16;
 
 /// How long a waiter may wait before the mutex is handed to it directly.
 pub(crate) const STARVATION_THRESHOLD: Duration = Duration::from_millis(1);
@@ -79,6 +86,9 @@ pub(crate) struct RawMutex {
     state: AtomicU8,
     /// Coarse-clock nanoseconds at which the waiter holding the `WOKEN` role starts starving.
     woken_deadline: AtomicU64,
+    /// Unlocks since the clock was last compared with `woken_deadline`. Touched only by the
+    /// owner, inside its critical section (plain loads and stores, ordered by the lock).
+    unlocks_unchecked: AtomicU32,
     /// Waiters, each tagged with the instant it first started waiting.
     queue: WaitQueue<Instant>,
 }
@@ -89,6 +99,7 @@ impl RawMutex {
         RawMutex {
             state: AtomicU8::new(0),
             woken_deadline: AtomicU64::new(0),
+            unlocks_unchecked: AtomicU32::new(0),
             queue: WaitQueue::new(()),
         }
     }
@@ -193,7 +204,7 @@ impl RawMutex {
             // Spin briefly while the owner runs (Go's active spinning). A spinner with parked
             // waiters behind it claims the WOKEN role, so the unlock does not wake a sleeper
             // that would only lose the race to us.
-            if state & WOKEN_OWNS == 0 && spin.spin() {
+            if state & (WOKEN_OWNS | STARVING) == 0 && spin.spin() {
                 if !woken
                     && state & (PARKED | WOKEN) == PARKED
                     && self
@@ -284,6 +295,20 @@ impl RawMutex {
         }
     }
 
+    /// Whether the waiter holding the `WOKEN` role has passed its starvation deadline. Reads the
+    /// (coarse, a few ns) clock only on every `CLOCK_EVERY`th call: the deadline is coarse anyway.
+    /// Called by the owner only.
+    fn woken_waiter_starving(&self) -> bool {
+        // Relaxed: owner-only data, ordered by the lock itself.
+        let unchecked = self.unlocks_unchecked.load(Ordering::Relaxed) + 1;
+        if unchecked < CLOCK_EVERY {
+            self.unlocks_unchecked.store(unchecked, Ordering::Relaxed);
+            return false;
+        }
+        self.unlocks_unchecked.store(0, Ordering::Relaxed);
+        coarse_nanos() >= self.woken_deadline.load(Ordering::Relaxed)
+    }
+
     #[cold]
     fn unlock_slow(&self) {
         let mut state = self.state.load(Ordering::Relaxed);
@@ -293,13 +318,13 @@ impl RawMutex {
             let new = if state & WOKEN != 0 {
                 // A woken waiter is on its way: wake nobody else. If it has been starving
                 // meanwhile, pass the lock to it instead of releasing it.
-                if coarse_nanos() >= self.woken_deadline.load(Ordering::Relaxed) {
-                    state | WOKEN_OWNS
+                if self.woken_waiter_starving() {
+                    state | WOKEN_OWNS | STARVING
                 } else {
-                    state & !LOCKED
+                    state & !(LOCKED | STARVING)
                 }
             } else if state & PARKED == 0 {
-                state & !LOCKED
+                state & !(LOCKED | STARVING)
             } else {
                 break;
             };
@@ -318,7 +343,8 @@ impl RawMutex {
         let Some(&started) = queue.front() else {
             // The waiters timed out meanwhile and cleared PARKED.
             // Release: pairs with the Acquire of the next lock.
-            self.state.fetch_and(!LOCKED, Ordering::Release);
+            self.state
+                .fetch_and(!(LOCKED | STARVING), Ordering::Release);
             return;
         };
         let waited = started.elapsed();
@@ -326,9 +352,16 @@ impl RawMutex {
             // Starvation mode: LOCKED stays set and ownership moves to the waiter; the wait
             // queue's Release status store publishes our critical section to it.
             queue.wake_front(HANDOFF);
-            if queue.is_empty() {
-                self.state.fetch_and(!PARKED, Ordering::Relaxed);
-            }
+            let starving = if queue.is_empty() {
+                0
+            } else {
+                PARKED | STARVING
+            };
+            let _ = self
+                .state
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |state| {
+                    Some((state & !(PARKED | STARVING)) | starving)
+                });
         } else {
             let patience = (STARVATION_THRESHOLD - waited).as_nanos() as u64;
             self.woken_deadline
@@ -340,7 +373,7 @@ impl RawMutex {
             let _ = self
                 .state
                 .fetch_update(Ordering::Release, Ordering::Relaxed, |state| {
-                    Some((state & !(LOCKED | PARKED)) | WOKEN | still_parked)
+                    Some((state & !(LOCKED | PARKED | STARVING)) | WOKEN | still_parked)
                 });
         }
         // Dropping the queue guard unparks the waiter after the queue lock is released.
@@ -419,12 +452,24 @@ mod tests {
         let mutex = RawMutex::new();
         mutex.state.store(LOCKED | WOKEN, Ordering::Relaxed);
         mutex.woken_deadline.store(0, Ordering::Relaxed);
+        // The clock is read on every CLOCK_EVERY-th contended unlock.
+        for _ in 1..CLOCK_EVERY {
+            mutex.unlock();
+            assert_eq!(mutex.state.load(Ordering::Relaxed), WOKEN);
+            assert!(mutex.try_lock());
+        }
         mutex.unlock();
-        assert_eq!(mutex.state.load(Ordering::Relaxed), LOCKED | WOKEN | WOKEN_OWNS);
+        assert_eq!(
+            mutex.state.load(Ordering::Relaxed),
+            LOCKED | WOKEN | WOKEN_OWNS | STARVING
+        );
         assert!(!mutex.try_lock());
         // With the deadline ahead, the unlock simply releases.
         mutex.state.store(LOCKED | WOKEN, Ordering::Relaxed);
         mutex.woken_deadline.store(u64::MAX, Ordering::Relaxed);
+        mutex
+            .unlocks_unchecked
+            .store(CLOCK_EVERY - 1, Ordering::Relaxed);
         mutex.unlock();
         assert_eq!(mutex.state.load(Ordering::Relaxed), WOKEN);
     }

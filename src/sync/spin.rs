@@ -25,7 +25,10 @@ pub(crate) struct Spin {
 impl Spin {
     /// A fresh budget.
     pub(crate) const fn new() -> Self {
-        Spin { rounds: 0, useful: None }
+        Spin {
+            rounds: 0,
+            useful: None,
+        }
     }
 
     /// Spins one round and returns true, or returns false once the budget is spent or
