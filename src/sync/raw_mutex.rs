@@ -108,22 +108,24 @@ impl RawMutex {
     #[inline]
     pub(crate) fn lock(&self) {
         // Acquire: pairs with the Release of the previous unlock.
-        if self
-            .state
-            .compare_exchange_weak(0, LOCKED, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
+        if let Err(state) =
+            self.state
+                .compare_exchange_weak(0, LOCKED, Ordering::Acquire, Ordering::Relaxed)
         {
-            self.lock_slow(None);
+            self.lock_slow(state, None);
         }
     }
 
     /// Locks unless `deadline` passes first; returns whether the mutex is now owned.
     pub(crate) fn lock_until(&self, deadline: Instant) -> bool {
         // Acquire: pairs with the Release of the previous unlock.
-        self.state
+        match self
+            .state
             .compare_exchange(0, LOCKED, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
-            || self.lock_slow(Some(deadline))
+        {
+            Ok(_) => true,
+            Err(state) => self.lock_slow(state, Some(deadline)),
+        }
     }
 
     /// Locks if the mutex is free right now. Fails while a handoff is in progress (starvation
@@ -156,22 +158,21 @@ impl RawMutex {
     #[inline]
     pub(crate) fn unlock(&self) {
         // Release: pairs with the Acquire of the next lock.
-        if self
-            .state
-            .compare_exchange(LOCKED, 0, Ordering::Release, Ordering::Relaxed)
-            .is_err()
+        if let Err(state) =
+            self.state
+                .compare_exchange(LOCKED, 0, Ordering::Release, Ordering::Relaxed)
         {
-            self.unlock_slow();
+            self.unlock_slow(state);
         }
     }
 
+    /// The contended lock; `state` is the value the fast path's CAS found.
     #[cold]
-    fn lock_slow(&self, deadline: Option<Instant>) -> bool {
+    fn lock_slow(&self, mut state: u8, deadline: Option<Instant>) -> bool {
         let mut spin = Spin::new();
         // Whether we hold the WOKEN role (an unlocker picked us to compete).
         let mut woken = false;
         let mut wait_start: Option<Instant> = None;
-        let mut state = self.state.load(Ordering::Relaxed);
         loop {
             let woken_bits = if woken { WOKEN | WOKEN_OWNS } else { 0 };
             if woken && state & WOKEN_OWNS != 0 {
@@ -309,9 +310,9 @@ impl RawMutex {
         coarse_nanos() >= self.woken_deadline.load(Ordering::Relaxed)
     }
 
+    /// The contended unlock; `state` is the value the fast path's CAS found.
     #[cold]
-    fn unlock_slow(&self) {
-        let mut state = self.state.load(Ordering::Relaxed);
+    fn unlock_slow(&self, mut state: u8) {
         loop {
             debug_assert!(state & LOCKED != 0, "gort: unlock of an unlocked mutex");
             debug_assert!(state & WOKEN_OWNS == 0, "gort: unlock of a mutex passed on");
