@@ -195,6 +195,33 @@ fn token_calls_done_when_its_task_panics() {
 }
 
 #[test]
+fn go_counts_the_goroutine_and_returns_its_result() {
+    for &mode in MODES {
+        mode.run(LIMIT, move || {
+            let wg = WaitGroup::new();
+            let finished = Arc::new(AtomicUsize::new(0));
+            let handles: Vec<_> = (0..100usize)
+                .map(|index| {
+                    let finished = Arc::clone(&finished);
+                    wg.go(move || {
+                        finished.fetch_add(1, Ordering::Relaxed);
+                        index * 2
+                    })
+                })
+                .collect();
+            wg.wait();
+            assert_eq!(finished.load(Ordering::Relaxed), 100);
+            let results: Vec<usize> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+            assert_eq!(results, (0..100).map(|index| index * 2).collect::<Vec<_>>());
+            // A panicking task still counts down.
+            let failed = wg.go(|| panic!("task failed"));
+            wg.wait();
+            assert!(failed.join().is_err());
+        });
+    }
+}
+
+#[test]
 fn debug_shows_the_count() {
     let wg = WaitGroup::new();
     let token = wg.enter();

@@ -29,12 +29,15 @@
 //! everything a task did before `done` happens-before `wait` returns.
 
 use std::fmt;
+use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::waitq::{Position, WaitQueue, WaitResult, WOKEN};
 use crate::runtime::g::WaitReason;
+use crate::runtime::join::JoinHandle;
+use crate::runtime::spawn::{spawn_at, Builder};
 
 const WAITERS: u64 = 1;
 const EPOCH_SHIFT: u32 = 1;
@@ -172,6 +175,45 @@ impl WaitGroup {
         self.add(1);
         WaitGroupToken {
             group: self.clone(),
+        }
+    }
+
+    /// Runs `task` in a new goroutine counted by this group: `enter` plus `gort::spawn`, with
+    /// the token dropped when the goroutine ends (Go 1.25's `WaitGroup.Go`). The returned
+    /// handle gives the task's result or its panic.
+    ///
+    /// # Panics
+    /// If the goroutine cannot be created (see [`gort::spawn`](crate::spawn)); the counter is
+    /// then left unchanged.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let wg = gort::sync::WaitGroup::new();
+    /// let sum = Arc::new(AtomicUsize::new(0));
+    /// for i in 1..=10 {
+    ///     let sum = Arc::clone(&sum);
+    ///     wg.go(move || sum.fetch_add(i, Ordering::Relaxed));
+    /// }
+    /// wg.wait();
+    /// assert_eq!(sum.load(Ordering::Relaxed), 55);
+    /// ```
+    #[track_caller]
+    pub fn go<F, T>(&self, task: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let token = self.enter();
+        let counted = move || {
+            let _token = token;
+            task()
+        };
+        // On failure the closure, token included, is dropped: the counter goes back down.
+        match spawn_at(Builder::new(), counted, Location::caller()) {
+            Ok(handle) => handle,
+            Err(error) => panic!("gort: cannot spawn a goroutine: {error}"),
         }
     }
 
