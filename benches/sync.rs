@@ -57,7 +57,9 @@ fn main() {
                     gort_contended(tasks, locks)
                 })
             });
-            tokio_arms(&mut group, procs, |rt, locks| tokio_contended(rt, tasks, locks));
+            tokio_arms(&mut group, procs, |rt, locks| {
+                tokio_contended(rt, tasks, locks)
+            });
             group.bench_function(arm_id(procs, "may"), |b| {
                 b.iter_custom(|locks| {
                     child::measure_in_child("may_contended", &[procs as u64, tasks as u64, locks])
@@ -164,10 +166,14 @@ fn tokio_arms(
 ) {
     if procs == 1 {
         let rt = runtimes::tokio_current_thread();
-        group.bench_function(arm_id(1, "tokio_ct"), |b| b.iter_custom(|n| workload(&rt, n)));
+        group.bench_function(arm_id(1, "tokio_ct"), |b| {
+            b.iter_custom(|n| workload(&rt, n))
+        });
     }
     let rt = runtimes::tokio_multi_thread(procs);
-    group.bench_function(arm_id(procs, "tokio_mt"), |b| b.iter_custom(|n| workload(&rt, n)));
+    group.bench_function(arm_id(procs, "tokio_mt"), |b| {
+        b.iter_custom(|n| workload(&rt, n))
+    });
 }
 
 /// Locks per task so that `tasks` tasks do about `locks` in all (at least one each).
@@ -321,7 +327,10 @@ fn may_contended(tasks: usize, locks: u64) -> Duration {
             handle.join().expect("a coroutine panicked");
         }
         let elapsed = start.elapsed();
-        assert_eq!(*mutex.lock().expect("mutex poisoned"), per_task * tasks as u64);
+        assert_eq!(
+            *mutex.lock().expect("mutex poisoned"),
+            per_task * tasks as u64
+        );
         elapsed
     });
     let elapsed = driver.join().expect("the driver coroutine panicked");
