@@ -6,6 +6,7 @@
 mod diag;
 mod macros;
 pub(crate) mod runtime;
+pub mod sync;
 
 pub use diag::metrics::{metrics, Metrics};
 pub use runtime::config::{Config, ConfigError};
