@@ -7,6 +7,7 @@ mod diag;
 pub mod leak;
 mod macros;
 pub(crate) mod runtime;
+pub mod sync;
 
 pub use diag::debug;
 

@@ -177,13 +177,7 @@ impl Dump {
         let mut groups: Vec<DumpGroup> = Vec::new();
         for g in goroutines {
             let site = g.spawn_site();
-            let key = (
-                site.file(),
-                site.line(),
-                site.column(),
-                g.name(),
-                g.state(),
-            );
+            let key = (site.file(), site.line(), site.column(), g.name(), g.state());
             let at = *index.entry(key).or_insert_with(|| {
                 groups.push(DumpGroup::new(g));
                 groups.len() - 1

@@ -9,7 +9,7 @@
 //!   queue). Nobody runs it; the queue entry is the right to run it once.
 //! - `Running`: the M that popped it owns it and is the only one to resume or touch its stack.
 //! - `Waiting(reason)`: the G is parked. Its stack is suspended and owned by nobody; the single
-//!   `unpark` that moves `park_state` from `PARKED` to `EMPTY` gains the right to queue it.
+//!   `unpark` that moves its park token from `PARKED` to `EMPTY` gains the right to queue it.
 //! - `Syscall`: running on an M that gave up its P (see the syscall handoff).
 //! - `Dead`: finished; its stack is back in the pool. Only the header remains while references
 //!   (a `JoinHandle`, an old `Unparker`) are alive.
@@ -160,7 +160,7 @@ impl WaitReason {
 use std::backtrace::Backtrace;
 use std::cell::UnsafeCell;
 use std::panic::Location;
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::clock;
@@ -168,6 +168,7 @@ use super::coro::{GCoroutine, Yielder};
 use super::entry::EntrySlot;
 use super::join::JoinSlot;
 use super::stack::StackBounds;
+use super::token::ParkToken;
 use crate::leak::site::SiteCounter;
 
 /// A shared reference to a G. A run-queue entry is one of these.
@@ -183,13 +184,6 @@ pub(crate) enum GBody {
     /// Finished: the stack went back to the pool.
     Finished,
 }
-
-/// `park_state`: no token, the G is running or about to park.
-pub(crate) const PARK_EMPTY: u8 = 0;
-/// `park_state`: an unpark arrived while the G was not parked; its next park returns at once.
-pub(crate) const PARK_NOTIFIED: u8 = 1;
-/// `park_state`: the G is parked; the unpark that swaps this to `PARK_EMPTY` must queue it.
-pub(crate) const PARK_PARKED: u8 = 2;
 
 /// What the leak tracker keeps in a G's header (`leak/mod.rs` explains each use). Set at
 /// spawn; only `scope` changes afterwards, and only by the G itself (`leak::Scope`).
@@ -222,8 +216,8 @@ pub(crate) struct G {
     status: AtomicU32,
     /// Coarse nanoseconds at the last status change; same rules as `status`.
     status_since: AtomicU64,
-    /// The park token: `PARK_EMPTY`, `PARK_NOTIFIED` or `PARK_PARKED` (see `park.rs`).
-    pub(crate) park_state: AtomicU8,
+    /// The park token (see `token.rs`).
+    pub(crate) park_token: ParkToken,
     /// Which shard of the live-G registry holds this G, and at which slot.
     pub(crate) registry_slot: AtomicU64,
     /// Where the G leaves its result for its `JoinHandle`.
@@ -267,7 +261,7 @@ impl G {
             spawned_at: now,
             status: AtomicU32::new(STATUS_RUNNABLE),
             status_since: AtomicU64::new(now),
-            park_state: AtomicU8::new(PARK_EMPTY),
+            park_token: ParkToken::new(),
             registry_slot: AtomicU64::new(u64::MAX),
             join: JoinSlot::new(),
             leak,

@@ -20,7 +20,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::coro::{self, Switch};
-use super::g::{GBody, GRef, GState, G, PARK_EMPTY, PARK_NOTIFIED, PARK_PARKED};
+use super::g::{GBody, GRef, GState, G};
 use super::overflow;
 use super::p::P;
 use super::sched::{MHandle, MStats, Sched};
@@ -185,23 +185,11 @@ fn execute(m: &MLocal, g: GRef) {
             Some(Switch::Park) => {
                 // Commit the park: from here the G belongs to whoever unparks it. An unpark
                 // that came in since the G decided to park left a token: run it again.
-                match g.park_state.compare_exchange(
-                    PARK_EMPTY,
-                    PARK_PARKED,
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                ) {
-                    Ok(_) => {
-                        MStats::bump(&m.handle.stats.parks);
-                        break false;
-                    }
-                    Err(state) => {
-                        debug_assert_eq!(state, PARK_NOTIFIED);
-                        g.park_state.store(PARK_EMPTY, Ordering::Relaxed);
-                        g.set_state(GState::Running);
-                        continue;
-                    }
+                if g.park_token.commit_park() {
+                    MStats::bump(&m.handle.stats.parks);
+                    break false;
                 }
+                g.set_state(GState::Running);
             }
         }
     };

@@ -55,6 +55,7 @@ pub(crate) mod sched;
 pub(crate) mod spawn;
 pub(crate) mod stack;
 pub(crate) mod timer;
+pub(crate) mod token;
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
