@@ -1,6 +1,6 @@
-//! The deadlock detector through the public API, each case in a child process of its own.
-//! (The true cases, which need a goroutine parked on a gort object forever, are in
-//! `src/diag/deadlock/tests.rs` until channels are in.)
+//! The deadlock detector through the public API, true and false cases, each in a child
+//! process of its own (more cases, with the runtime's internal park, are in
+//! `src/diag/deadlock/tests.rs`).
 //!
 //! The detector only gives a verdict when it knows every thread of the process (see
 //! `src/diag/deadlock.rs`): a libtest harness has threads of its own, so this file has its
@@ -19,6 +19,66 @@ const MESSAGE: &str = "all goroutines are asleep - deadlock!";
 
 fn child(scenario: &str) {
     match scenario {
+        // --- true cases: the child must die of the verdict ---
+        // The main goroutine holds a mutex and joins a goroutine that wants it.
+        "mutex_held_while_joining" => gort::run(|| {
+            let mutex = Arc::new(gort::sync::Mutex::new(0));
+            let m = mutex.clone();
+            let _held = mutex.lock();
+            let h = go!(gort::Builder::new().name("wants-the-lock"), move || {
+                *m.lock() += 1;
+            });
+            h.join().unwrap();
+        }),
+        // Waiting for a WaitGroup nobody marks done, beside goroutines that finished.
+        "waitgroup_never_done" => gort::run(|| {
+            for i in 0..100 {
+                go!(move || i).join().unwrap();
+            }
+            let wg = gort::sync::WaitGroup::new();
+            wg.add(1);
+            wg.wait();
+        }),
+        // No `run`: the program's main thread joins a goroutine stuck for good.
+        "plain_thread_joins_a_stuck_goroutine" => {
+            let wg = Arc::new(gort::sync::WaitGroup::new());
+            wg.add(1);
+            let w = wg.clone();
+            let h = go!(gort::Builder::new().name("stuck"), move || w.wait());
+            h.join().unwrap();
+        }
+        // --- false cases: the child must finish normally ---
+        // The lock is held by a thread outside the runtime that is about to release it.
+        "outside_thread_about_to_unlock" => {
+            let mutex = Arc::new(gort::sync::Mutex::new(0));
+            let m = mutex.clone();
+            let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+            let outside = std::thread::spawn(move || {
+                let mut guard = m.lock();
+                locked_tx.send(()).unwrap();
+                std::thread::sleep(Duration::from_millis(300));
+                *guard += 1;
+            });
+            locked_rx.recv().unwrap();
+            gort::run(move || {
+                *mutex.lock() += 1;
+            });
+            outside.join().unwrap();
+            eprintln!("child: finished");
+        }
+        // A thread outside the runtime is about to call `done`.
+        "outside_thread_about_to_done" => {
+            let wg = Arc::new(gort::sync::WaitGroup::new());
+            wg.add(1);
+            let w = wg.clone();
+            let outside = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(300));
+                w.done();
+            });
+            gort::run(move || wg.wait());
+            outside.join().unwrap();
+            eprintln!("child: finished");
+        }
         // A program that only looks stuck: every goroutine waits, but a timer is pending.
         "sleeper" => gort::run(|| {
             let h = go!(|| gort::sleep(Duration::from_millis(300)));
@@ -93,6 +153,31 @@ fn run_child(scenario: &str, limit: Duration) -> Outcome {
     }
 }
 
+fn expect_deadlock(scenario: &str, expected: &[&str]) -> Result<(), String> {
+    let out = run_child(scenario, Duration::from_secs(30));
+    if out.killed {
+        return Err(format!(
+            "{scenario}: hung without a verdict\n{}",
+            out.stderr
+        ));
+    }
+    if out.code != Some(101) || !out.stderr.contains(MESSAGE) {
+        return Err(format!(
+            "{scenario}: expected the deadlock panic, got {:?}\n{}",
+            out.code, out.stderr
+        ));
+    }
+    for text in expected {
+        if !out.stderr.contains(text) {
+            return Err(format!(
+                "{scenario}: the report lacks {text:?}\n{}",
+                out.stderr
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn expect_finish(scenario: &str) -> Result<(), String> {
     let out = run_child(scenario, Duration::from_secs(30));
     if out.killed || out.code != Some(0) || out.stderr.contains(MESSAGE) {
@@ -116,6 +201,40 @@ fn main() {
         return;
     }
     let results = [
+        (
+            "mutex_held_while_joining",
+            expect_deadlock(
+                "mutex_held_while_joining",
+                &[
+                    "(main), waiting on join",
+                    "(wants-the-lock), waiting on mutex lock",
+                    // The panic names the caller's `run`, not gort's internals.
+                    "panicked at tests/diag_deadlock.rs:",
+                ],
+            ),
+        ),
+        (
+            "waitgroup_never_done",
+            expect_deadlock(
+                "waitgroup_never_done",
+                &["(main), waiting on waitgroup wait"],
+            ),
+        ),
+        (
+            "plain_thread_joins_a_stuck_goroutine",
+            expect_deadlock(
+                "plain_thread_joins_a_stuck_goroutine",
+                &["(stuck), waiting on waitgroup wait"],
+            ),
+        ),
+        (
+            "outside_thread_about_to_unlock",
+            expect_finish("outside_thread_about_to_unlock"),
+        ),
+        (
+            "outside_thread_about_to_done",
+            expect_finish("outside_thread_about_to_done"),
+        ),
         ("sleeper", expect_finish("sleeper")),
         (
             "goroutine_blocked_outside_gort",
