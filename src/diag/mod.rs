@@ -10,19 +10,22 @@ pub(crate) mod schedtrace;
 pub(crate) mod sigquit;
 pub(crate) mod threads;
 
-/// Debugging a running program: deadlock detection, the SIGQUIT dump, schedtrace, and the
-/// debug endpoint's pages.
-///
-/// | Go | gort |
-/// |---|---|
-/// | "fatal error: all goroutines are asleep - deadlock!" | on by default; [`set_deadlock_action`], `GORT_DEADLOCK=panic\|warn\|off` |
-/// | `kill -QUIT` prints every goroutine | [`dump_on_sigquit`], `GORT_SIGQUIT=dump\|exit` |
-/// | `GODEBUG=schedtrace=1000` | `GORT_SCHEDTRACE=1000`, [`set_schedtrace`] |
-/// | `net/http/pprof` | [`respond`] and [`handle_request`]: the pages of the debug endpoint |
-///
-/// Environment variables are read when the runtime starts (the first `go!`, `spawn` or
-/// `run`). `GORT_TRACEBACK=spawn` (spawn backtraces) is described in [`crate::leak`].
 pub mod debug {
+    //! Debugging a running program: deadlock detection, the SIGQUIT dump, schedtrace, and the
+    //! debug endpoint's pages.
+    //!
+    //! | Go | gort |
+    //! |---|---|
+    //! | "fatal error: all goroutines are asleep - deadlock!" | on by default; [`set_deadlock_action`], `GORT_DEADLOCK=panic\|warn\|off` |
+    //! | `kill -QUIT` prints every goroutine | [`dump_on_sigquit`], `GORT_SIGQUIT=dump\|exit` |
+    //! | `GODEBUG=schedtrace=1000` | `GORT_SCHEDTRACE=1000`, [`set_schedtrace`] |
+    //! | `net/http/pprof` | [`respond`] and [`handle_request`]: the pages of the debug endpoint |
+    //!
+    //! Environment variables are read once: `GORT_SCHEDTRACE` and `GORT_SIGQUIT` when the
+    //! runtime starts (the first `go!`, `spawn` or `run`), `GORT_DEADLOCK` at the first check;
+    //! a setter called earlier wins. `GORT_TRACEBACK=spawn` (spawn backtraces) is described in
+    //! [`crate::leak`].
+
     pub use super::counters::{recent_hogs, Hog};
     pub use super::deadlock::{deadlock_action, set_deadlock_action, DeadlockAction};
     pub use super::http::{handle_request, respond, DebugResponse};
