@@ -22,9 +22,9 @@ pub mod debug {
     //! | `net/http/pprof` | [`respond`] and [`handle_request`]: the pages of the debug endpoint |
     //!
     //! Environment variables are read once: `GORT_SCHEDTRACE` and `GORT_SIGQUIT` when the
-    //! runtime starts (the first `go!`, `spawn` or `run`), `GORT_DEADLOCK` at the first check;
-    //! a setter called earlier wins. `GORT_TRACEBACK=spawn` (spawn backtraces) is described in
-    //! [`crate::leak`].
+    //! runtime starts (the first `go!`, `spawn` or `run`), `GORT_DEADLOCK` at the first check
+    //! unless [`set_deadlock_action`] came first. `GORT_TRACEBACK=spawn` (spawn backtraces) is
+    //! described in [`crate::leak`].
 
     pub use super::counters::{recent_hogs, Hog};
     pub use super::deadlock::{deadlock_action, set_deadlock_action, DeadlockAction};
