@@ -166,8 +166,8 @@ use super::clock;
 use super::coro::{GCoroutine, Yielder};
 use super::entry::EntrySlot;
 use super::join::JoinSlot;
-use super::token::ParkToken;
 use super::stack::StackBounds;
+use super::token::ParkToken;
 
 /// A shared reference to a G. A run-queue entry is one of these.
 pub(crate) type GRef = Arc<G>;
