@@ -159,8 +159,7 @@ impl WaitReason {
 
 use std::cell::UnsafeCell;
 use std::panic::Location;
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use super::clock;
 use super::coro::{GCoroutine, Yielder};
@@ -169,8 +168,8 @@ use super::join::JoinSlot;
 use super::stack::StackBounds;
 use super::token::ParkToken;
 
-/// A shared reference to a G. A run-queue entry is one of these.
-pub(crate) type GRef = Arc<G>;
+/// A counted reference to a G (see `gref.rs`). A run-queue entry is one of these.
+pub(crate) use super::gref::GRef;
 
 /// What the right to run a G gives access to.
 pub(crate) enum GBody {
@@ -185,6 +184,8 @@ pub(crate) enum GBody {
 
 /// A goroutine's header.
 pub(crate) struct G {
+    /// Live references to this header (see `gref.rs`).
+    pub(crate) refs: AtomicUsize,
     /// Unique for the life of the process, never reused.
     pub(crate) id: u64,
     /// The name given with `Builder::name`, if any.
@@ -235,6 +236,7 @@ impl G {
     ) -> G {
         let now = clock::coarse_nanos();
         G {
+            refs: AtomicUsize::new(1),
             id,
             name,
             spawn_site,

@@ -11,10 +11,9 @@
 use std::any::Any;
 use std::io;
 use std::panic::{self, AssertUnwindSafe, Location};
-use std::sync::Arc;
 
 use super::entry::EntrySlot;
-use super::g::G;
+use super::g::{GRef, G};
 use super::join::JoinHandle;
 use super::{m, registry, sched};
 
@@ -116,7 +115,7 @@ where
         g.join.complete(result);
     });
     let name = builder.name.map(String::into_boxed_str);
-    let g = Arc::new(G::new(id, name, site, parent, stack_size, entry));
+    let g = GRef::new(G::new(id, name, site, parent, stack_size, entry));
     let hint = match m::current_p() {
         Some(p) => {
             p.counters
