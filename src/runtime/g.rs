@@ -160,8 +160,7 @@ impl WaitReason {
 use std::backtrace::Backtrace;
 use std::cell::UnsafeCell;
 use std::panic::Location;
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use super::clock;
 use super::coro::{GCoroutine, Yielder};
@@ -171,8 +170,8 @@ use super::stack::StackBounds;
 use super::token::ParkToken;
 use crate::leak::site::SiteCounter;
 
-/// A shared reference to a G. A run-queue entry is one of these.
-pub(crate) type GRef = Arc<G>;
+/// A counted reference to a G (see `gref.rs`). A run-queue entry is one of these.
+pub(crate) use super::gref::GRef;
 
 /// What the right to run a G gives access to.
 pub(crate) enum GBody {
@@ -200,6 +199,8 @@ pub(crate) struct LeakTag {
 
 /// A goroutine's header.
 pub(crate) struct G {
+    /// Live references to this header (see `gref.rs`).
+    pub(crate) refs: AtomicUsize,
     /// Unique for the life of the process, never reused.
     pub(crate) id: u64,
     /// The name given with `Builder::name`, if any.
@@ -253,6 +254,7 @@ impl G {
     ) -> G {
         let now = clock::coarse_nanos();
         G {
+            refs: AtomicUsize::new(1),
             id,
             name,
             spawn_site,

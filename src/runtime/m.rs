@@ -142,7 +142,7 @@ fn m_main(handle: Arc<MHandle>, p: &'static P, spinning: bool) {
 /// Runs `g` until it finishes, parks or yields.
 fn execute(m: &MLocal, g: GRef) {
     let p: &P = m.p.expect("execute without a P");
-    CURRENT_G.with(|c| c.set(Arc::as_ptr(&g)));
+    CURRENT_G.with(|c| c.set(g.as_ptr()));
     g.set_state_untimed(GState::Running);
     let yielded = loop {
         // SAFETY: we popped `g` from a run queue, which gives us the right to run it.
@@ -174,7 +174,8 @@ fn execute(m: &MLocal, g: GRef) {
                 };
                 // SAFETY: this M holds `p`.
                 unsafe { p.stacks() }.put(coroutine.into_stack());
-                g.set_state(GState::Dead);
+                // Untimed: nobody asks how long a G has been dead, and this is the spawn path.
+                g.set_state_untimed(GState::Dead);
                 MStats::bump(&m.handle.stats.finished);
                 break false;
             }

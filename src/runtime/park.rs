@@ -26,7 +26,6 @@
 //!   happen-before the G's reads after `park` returns: the CAS that takes the token or queues
 //!   the G is Release, the consuming CAS and the run-queue pop are Acquire.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use super::coro::{self, Switch};
@@ -106,14 +105,9 @@ impl Unparker {
     }
 
     fn for_g(g: &G) -> Unparker {
-        let raw = g as *const G;
-        // SAFETY: every G is allocated in an `Arc` (spawn), and the caller's `&G` proves a
-        // strong reference is alive, so adding one and rebuilding an `Arc` from the pointer
-        // is sound.
-        let g = unsafe {
-            Arc::increment_strong_count(raw);
-            Arc::from_raw(raw)
-        };
+        // SAFETY: every G lives in a `GRef` block (spawn), and the caller's `&G` proves a
+        // reference is alive.
+        let g = unsafe { GRef::from_live(g) };
         Unparker {
             target: Target::Goroutine(g),
         }
@@ -149,6 +143,7 @@ fn unpark_g(g: &GRef, next: bool) {
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
     use std::sync::Mutex;
     use std::time::Duration;
 
@@ -261,11 +256,8 @@ mod tests {
         let go2 = go.clone();
         let h = crate::spawn(move || {
             let g = current_g().unwrap();
-            // SAFETY: every G lives in an Arc and this one is running, so it is alive.
-            let gref = unsafe {
-                Arc::increment_strong_count(g as *const G);
-                Arc::from_raw(g as *const G)
-            };
+            // SAFETY: every G lives in a GRef block and this one is running, so it is alive.
+            let gref = unsafe { GRef::from_live(g) };
             *s.lock().unwrap() = Some((Unparker::current(), gref));
             while !go2.load(Ordering::Acquire) {
                 park(WaitReason::ChanRecv);

@@ -16,10 +16,9 @@
 use std::any::Any;
 use std::io;
 use std::panic::{self, AssertUnwindSafe, Location};
-use std::sync::Arc;
 
 use super::entry::EntrySlot;
-use super::g::{LeakTag, G};
+use super::g::{GRef, LeakTag, G};
 use super::join::JoinHandle;
 use super::{m, registry, sched};
 use crate::leak::site::SiteCounter;
@@ -184,7 +183,7 @@ where
         scope: std::sync::atomic::AtomicU64::new(scope),
         spawn_backtrace: crate::leak::backtrace::capture_at_spawn(),
     };
-    let g = Arc::new(G::new(id, name, site, parent, stack_size, entry, leak));
+    let g = GRef::new(G::new(id, name, site, parent, stack_size, entry, leak));
     let hint = match m::current_p() {
         Some(p) => {
             p.counters
