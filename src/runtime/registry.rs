@@ -7,9 +7,8 @@
 //!
 //! It is split into shards, each a mutex-protected slab, chosen by goroutine id, so a spawn on
 //! one P and a finish on another rarely touch the same lock; a G remembers its shard and slot,
-//! so removal is O(1). A G is removed *before*
-//! its result is published to its `JoinHandle`: once `join` returns, `num_goroutines` no
-//! longer counts it.
+//! so removal is O(1). A G is removed *before* its result is published to its `JoinHandle`:
+//! once `join` returns, `num_goroutines` no longer counts it.
 //!
 //! Goroutine ids come from a global counter handed out in blocks to each thread, so
 //! spawning does not bounce one cache line between cores.
