@@ -134,6 +134,15 @@ fn m_main(handle: Arc<MHandle>, p: &'static P, spinning: bool) {
         if m.spinning {
             super::find::reset_spinning(s, &mut m);
         }
+        if m.p
+            .is_some_and(|p| p.id >= s.nprocs.load(Ordering::Relaxed))
+        {
+            // `set_maxprocs` retired our P while we were finding `g` (a spinner can steal
+            // after the shrink): running `g` here would exceed maxprocs. Hand it back.
+            s.global.push(g);
+            s.retire_if_needed(&mut m);
+            continue;
+        }
         execute(&m, g);
         s.retire_if_needed(&mut m);
     }
