@@ -270,3 +270,25 @@ fn without_stack_traces_a_report_keeps_the_largest_groups() {
     assert!(report.to_string().contains("more groups"), "{report}");
     free(&release, leaked);
 }
+
+#[test]
+fn many_overdue_regions_with_one_label_are_summarised() {
+    let _serial = support::serial();
+    let tracker = Tracker::new(
+        collecting(
+            TrackerConfig::new()
+                .leak_threshold(1_000)
+                .tracked_age_limit(Duration::from_millis(5)),
+        )
+        .0,
+    );
+    let regions: Vec<_> = (0..7).map(|_| leak::track("batch-import")).collect();
+    std::thread::sleep(Duration::from_millis(20));
+    let text = tracker.check_now().unwrap().to_string();
+    assert!(
+        text.contains("7 x \"batch-import\", the oldest open for"),
+        "{text}"
+    );
+    assert!(text.contains("(in goroutines a thread, a thread"), "{text}");
+    drop(regions);
+}

@@ -168,8 +168,13 @@ impl fmt::Display for Leaked {
             self.retries
         )?;
         write!(f, "{}", self.goroutines.dump())?;
-        // Each goroutine on its own too (with spawn backtraces), while that stays readable.
-        if n <= 32 {
+        // Each goroutine on its own too when that adds something and stays readable: a few
+        // goroutines, or spawn backtraces (`GORT_TRACEBACK=spawn`) to show.
+        let backtraces = self
+            .goroutines
+            .iter()
+            .any(|g| g.spawn_backtrace().is_some());
+        if n <= 4 || (backtraces && n <= 32) {
             let mut each = String::new();
             dump::write_each(&mut each, self.goroutines.goroutines());
             write!(f, "\n\n{each}")?;

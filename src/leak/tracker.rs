@@ -268,9 +268,7 @@ impl fmt::Display for Report {
                 "\n  tracked regions open longer than {}:",
                 dump::format_duration(self.tracked_age_limit)
             )?;
-            for region in &self.overdue {
-                write!(f, "\n    {region}")?;
-            }
+            write_regions(f, &self.overdue)?;
         }
         if self.is_leak() || self.is_over_max() {
             let what = if self.full_dump {
@@ -297,6 +295,48 @@ pub struct CheckSummary {
     pub level: Option<Level>,
     /// How many checks this tracker has run (this one included).
     pub checks: u64,
+}
+
+/// Overdue regions, one per line; regions sharing a label are summarised on one line once
+/// there are more than a few.
+fn write_regions(f: &mut fmt::Formatter<'_>, regions: &[TrackedRegion]) -> fmt::Result {
+    const LISTED: usize = 5;
+    if regions.len() <= LISTED {
+        for region in regions {
+            write!(f, "\n    {region}")?;
+        }
+        return Ok(());
+    }
+    // Oldest first (as given); a label's line shows its oldest region and first goroutines.
+    let mut labels: Vec<(&str, Vec<&TrackedRegion>)> = Vec::new();
+    for region in regions {
+        match labels
+            .iter_mut()
+            .find(|(label, _)| *label == region.label())
+        {
+            Some((_, members)) => members.push(region),
+            None => labels.push((region.label(), vec![region])),
+        }
+    }
+    for (label, members) in labels {
+        let ids: Vec<String> = members
+            .iter()
+            .take(LISTED)
+            .map(|r| {
+                r.goroutine_id()
+                    .map_or("a thread".to_owned(), |id| id.to_string())
+            })
+            .collect();
+        write!(
+            f,
+            "\n    {} x {label:?}, the oldest open for {} (in goroutines {}{})",
+            members.len(),
+            dump::format_duration(members[0].age()),
+            ids.join(", "),
+            if members.len() > LISTED { ", …" } else { "" }
+        )?;
+    }
+    Ok(())
 }
 
 /// The result of the most recent check of any tracker, for `/debug/leaks`.
