@@ -4,8 +4,12 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 mod diag;
+pub mod fs;
 mod macros;
+pub mod net;
+pub(crate) mod netpoll;
 pub(crate) mod runtime;
+pub mod signal;
 
 pub use diag::metrics::{metrics, Metrics};
 pub use runtime::config::{Config, ConfigError};
@@ -15,3 +19,7 @@ pub use runtime::procs::{maxprocs, set_maxprocs, MaxProcsError};
 pub use runtime::sched::MAX_PROCS;
 pub use runtime::spawn::{spawn, Builder};
 pub use runtime::{current, num_goroutines, run, sleep, yield_now, Goroutine};
+pub use runtime::syscall::{
+    blocking, max_threads, set_max_threads, threads_refused, MaxThreadsError, DEFAULT_MAX_THREADS,
+};
+pub use runtime::sysmon::{hogs, HogReport};
