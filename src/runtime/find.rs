@@ -5,9 +5,10 @@
 //! 3. `runnext`, then the local queue. `runnext` is skipped after a streak of hand-offs so two
 //!    Gs bouncing a value between them cannot starve the rest of the local queue.
 //! 4. A batch from the global queue.
-//! 5. Spinning: steal half of a random victim's queue (four passes, the last one also taking
+//! 5. The netpoller, without blocking (`netpoll::poll_ready`).
+//! 6. Spinning: steal half of a random victim's queue (four passes, the last one also taking
 //!    a victim's `runnext`). At most half the busy Ps' Ms spin (see `sched.rs`).
-//! 6. Nothing: give the P back, re-check under the barriers described in `sched.rs`, sleep.
+//! 7. Nothing: give the P back, re-check under the barriers described in `sched.rs`, sleep.
 
 use std::sync::atomic::{fence, Ordering};
 use std::sync::Arc;
@@ -52,6 +53,11 @@ pub(crate) fn find_runnable(s: &Sched, m: &mut MLocal) -> GRef {
         }
         if let Some(g) = find_local(s, m, &p) {
             return g;
+        }
+        // [netpoll] Goroutines whose sockets became ready, before stealing (Go's order); they
+        // land on this P.
+        if crate::netpoll::poll_ready() {
+            continue;
         }
         // Steal, if not too many Ms already are.
         let busy = s.nprocs().saturating_sub(s.npidle.load(Ordering::SeqCst));
