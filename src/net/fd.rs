@@ -40,7 +40,16 @@ pub(crate) struct NetFd<S: AsRawFd> {
     read_timeout: AtomicU64,
     write_timeout: AtomicU64,
     nonblocking: AtomicBool,
+    /// Stream sockets: the direction's `seq` when an operation last found the socket drained
+    /// (a short read: the receive queue is empty; a short write: the send buffer is full),
+    /// or `UNKNOWN`. While `seq` has not moved past it, the next operation waits for
+    /// readiness without trying the system call first (it would fail with `WouldBlock`).
+    read_drained_at: AtomicU64,
+    write_drained_at: AtomicU64,
 }
+
+/// `*_drained_at` when nothing is known.
+const UNKNOWN: u64 = u64::MAX;
 
 impl<S: AsRawFd> std::fmt::Debug for NetFd<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -62,6 +71,8 @@ impl<S: AsRawFd> NetFd<S> {
             read_timeout: AtomicU64::new(NO_TIMEOUT),
             write_timeout: AtomicU64::new(NO_TIMEOUT),
             nonblocking: AtomicBool::new(false),
+            read_drained_at: AtomicU64::new(UNKNOWN),
+            write_drained_at: AtomicU64::new(UNKNOWN),
         }))
     }
 
@@ -83,6 +94,57 @@ impl<S: AsRawFd> NetFd<S> {
         };
         let timeout = (timeout != NO_TIMEOUT).then(|| Duration::from_nanos(timeout));
         self.io_with(dir, timeout.map(Deadline::After).unwrap_or(Deadline::Never), op)
+    }
+
+    /// A read or write of `len` bytes on a stream socket: `io`, plus the drained hint (see
+    /// `read_drained_at`), which saves the failing system call a request-response exchange
+    /// would otherwise make each time (read the request, answer, find nothing more to read).
+    ///
+    /// A short transfer means the socket was drained at `seen`; a later readiness report
+    /// moves `seq` past `seen`, so waiting for `seq != seen` without the call loses nothing
+    /// (the protocol in `netpoll/desc.rs`). Goroutines only: a plain thread always tries.
+    pub(crate) fn stream_io(
+        &self,
+        dir: Direction,
+        len: usize,
+        mut op: impl FnMut(&S) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        let Some(g) = m::current_g() else {
+            return self.io(dir, op);
+        };
+        if len == 0 || self.nonblocking.load(Ordering::Relaxed) {
+            return self.io(dir, op);
+        }
+        let drained_at = match dir {
+            Direction::Read => &self.read_drained_at,
+            Direction::Write => &self.write_drained_at,
+        };
+        let mut deadline = match self.timeout(dir) {
+            Some(t) => Deadline::After(t),
+            None => Deadline::Never,
+        };
+        loop {
+            if self.desc.is_closed() {
+                return Err(closed_error());
+            }
+            let seen = self.desc.seq(dir);
+            if drained_at.load(Ordering::Relaxed) != seen || self.desc.hung_up(dir) {
+                match op(&self.io) {
+                    Ok(n) => {
+                        if n > 0 && n < len {
+                            drained_at.store(seen, Ordering::Relaxed);
+                        }
+                        return Ok(n);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+            self.desc
+                .wait(dir, seen, deadline.start(), g.id)
+                .map_err(|e| e.into_io())?;
+        }
     }
 
     /// `io` with an explicit deadline (`connect_timeout`).

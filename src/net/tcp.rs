@@ -417,7 +417,8 @@ impl TcpStream {
 
 impl Read for &TcpStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.fd.io(Direction::Read, |mut s| s.read(buf))
+        let len = buf.len();
+        self.fd.stream_io(Direction::Read, len, |mut s| s.read(buf))
     }
 
     fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
@@ -427,7 +428,7 @@ impl Read for &TcpStream {
 
 impl Write for &TcpStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.fd.io(Direction::Write, |mut s| s.write(buf))
+        self.fd.stream_io(Direction::Write, buf.len(), |mut s| s.write(buf))
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {

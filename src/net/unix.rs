@@ -295,7 +295,8 @@ fd_traits!(UnixStream);
 
 impl Read for &UnixStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.fd.io(Direction::Read, |mut s| s.read(buf))
+        let len = buf.len();
+        self.fd.stream_io(Direction::Read, len, |mut s| s.read(buf))
     }
 
     fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
@@ -305,7 +306,7 @@ impl Read for &UnixStream {
 
 impl Write for &UnixStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.fd.io(Direction::Write, |mut s| s.write(buf))
+        self.fd.stream_io(Direction::Write, buf.len(), |mut s| s.write(buf))
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {

@@ -36,7 +36,7 @@
 //! released. It is never held across `park`.
 
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -76,9 +76,19 @@ struct DirectionState {
 #[derive(Default)]
 pub(crate) struct PollDesc {
     closed: AtomicBool,
+    /// Sticky `HANGUP_READ`/`HANGUP_WRITE` bits: the kernel reported the peer's end of the
+    /// stream (or an error). Set before the report's `seq` bump (SeqCst), so whoever sees the
+    /// bump sees the bit: a reader that found the socket drained must still try the call
+    /// once the end has been reported (it returns 0 or the error, and nothing else will).
+    hangup: AtomicU8,
     read: DirectionState,
     write: DirectionState,
 }
+
+/// `hangup` bit: no more data will arrive (peer closed its write side, or an error).
+pub(crate) const HANGUP_READ: u8 = 1;
+/// `hangup` bit: writing can only fail from now on (connection gone).
+pub(crate) const HANGUP_WRITE: u8 = 2;
 
 impl std::fmt::Debug for PollDesc {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -115,6 +125,21 @@ impl PollDesc {
     #[inline]
     pub(crate) fn seq(&self, dir: Direction) -> u64 {
         self.direction(dir).seq.load(Ordering::SeqCst)
+    }
+
+    /// Records a hang-up reported by the kernel (before the report's `notify`).
+    pub(crate) fn note_hangup(&self, bits: u8) {
+        self.hangup.fetch_or(bits, Ordering::SeqCst);
+    }
+
+    /// Whether a hang-up was reported for `dir`.
+    #[inline]
+    pub(crate) fn hung_up(&self, dir: Direction) -> bool {
+        let bit = match dir {
+            Direction::Read => HANGUP_READ,
+            Direction::Write => HANGUP_WRITE,
+        };
+        self.hangup.load(Ordering::SeqCst) & bit != 0
     }
 
     /// Whether `close` was called.

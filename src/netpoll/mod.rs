@@ -285,6 +285,10 @@ impl Poller {
                     let desc = unsafe { &*(token as *const PollDesc) };
                     let error = (libc::EPOLLERR | libc::EPOLLHUP) as u32;
                     let readable = (libc::EPOLLIN | libc::EPOLLPRI | libc::EPOLLRDHUP) as u32;
+                    if flags & (error | libc::EPOLLRDHUP as u32) != 0 {
+                        let write = if flags & error != 0 { desc::HANGUP_WRITE } else { 0 };
+                        desc.note_hangup(desc::HANGUP_READ | write);
+                    }
                     if flags & (readable | error) != 0 {
                         desc.notify(Direction::Read);
                     }
@@ -492,6 +496,12 @@ pub(crate) fn idle_poll(s: &Sched, m: &mut MLocal) -> IdlePoll {
     }
     s.put_idle_p(p);
     IdlePoll::Polled
+}
+
+/// Whether goroutines wait for I/O or signals (a hint for the scheduler's spinning).
+#[inline]
+pub(crate) fn has_io_waiters() -> bool {
+    poller_if_started().is_some_and(|p| p.waiters.load(Ordering::Relaxed) != 0)
 }
 
 /// Goroutines waiting on descriptors, plus signal subscriptions (tests, metrics).

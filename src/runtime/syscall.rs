@@ -99,6 +99,7 @@ where
     g.set_state(GState::Syscall);
     m::set_current(ptr::null(), ptr::null());
     watch.enter_syscall();
+    sysmon::note_blocking_call();
     let _exit = ExitSyscall { g, p };
     f()
 }

@@ -11,9 +11,12 @@
 //! - **wakes an M for overdue timers** when no M is blocked in the poller to fire them.
 //!
 //! It sleeps 20 µs between rounds while it finds work to do, doubling up to 10 ms after 50
-//! rounds with nothing to retake; when every P is idle it sleeps until a P is taken out of
-//! the idle list (`wake_if_sleeping`, called from `Sched::take_idle_p`/`start_m`), so an idle
-//! program costs nothing.
+//! rounds with nothing to retake (Go's schedule). From 1 ms on, a goroutine entering
+//! `blocking` wakes it (`note_blocking_call`: one relaxed load on that path), so a handoff
+//! never waits for a long sleep. After five rounds at 10 ms with every P idle it sleeps until
+//! a P is taken out of the idle list (`wake_if_sleeping`, called from
+//! `Sched::take_idle_p`/`start_m`), so an idle program costs nothing; a busy one never gets
+//! there, so the hot path of taking a P rarely finds it asleep.
 //!
 //! # The per-P watch table (`ProcWatch`)
 //! One cache-line-sized record per P id, written by the M holding the P (relaxed stores of
@@ -47,6 +50,11 @@ const MIN_DELAY: Duration = Duration::from_micros(20);
 const MAX_DELAY: Duration = Duration::from_millis(10);
 /// Rounds with nothing to retake before the sleep starts doubling.
 const IDLE_ROUNDS_BEFORE_BACKOFF: u32 = 50;
+/// From this sleep on, a goroutine entering `blocking` wakes sysmon (so a handoff never waits
+/// for a long sleep to end).
+const SLOW_DELAY: Duration = Duration::from_millis(1);
+/// Rounds at `MAX_DELAY` with every P idle before the deep sleep.
+const IDLE_ROUNDS_BEFORE_DEEP_SLEEP: u32 = 5;
 /// A G running this long without a scheduling point is a hog.
 const HOG_THRESHOLD_NANOS: u64 = 10_000_000;
 /// Poll the netpoller if nobody has for this long.
@@ -234,6 +242,8 @@ fn complete_hog_report(g: &G) {
 static SYSMON: OnceLock<Thread> = OnceLock::new();
 /// sysmon is in its deep sleep (every P idle).
 static SLEEPING: AtomicBool = AtomicBool::new(false);
+/// sysmon sleeps `SLOW_DELAY` or more: `blocking` wakes it.
+static SLOW: AtomicBool = AtomicBool::new(false);
 
 /// Starts sysmon (once; called when the first M starts).
 pub(crate) fn ensure_started() {
@@ -265,6 +275,17 @@ pub(crate) fn wake_if_sleeping() {
     }
 }
 
+/// A goroutine enters `blocking`: if sysmon is in a long sleep, wake it, so the handoff
+/// comes within tens of microseconds (one relaxed load otherwise).
+#[inline]
+pub(crate) fn note_blocking_call() {
+    if SLOW.load(Ordering::Relaxed) && SLOW.swap(false, Ordering::AcqRel) {
+        if let Some(t) = SYSMON.get() {
+            t.unpark();
+        }
+    }
+}
+
 /// What sysmon remembers of one P between rounds.
 #[derive(Clone, Copy, Default)]
 struct Seen {
@@ -283,6 +304,7 @@ fn sysmon_main() {
     let mut seen = vec![Seen::default(); MAX_PROCS];
     let mut delay = MIN_DELAY;
     let mut idle_rounds = 0u32;
+    let mut all_idle_rounds = 0u32;
     let mut polls_seen = 0u64;
     let mut polls_since = clock::now_nanos();
     loop {
@@ -291,12 +313,26 @@ fn sysmon_main() {
         } else if idle_rounds > IDLE_ROUNDS_BEFORE_BACKOFF {
             delay = (delay * 2).min(MAX_DELAY);
         }
-        std::thread::sleep(delay);
-        if s.npidle.load(Ordering::SeqCst) >= s.nprocs() {
-            deep_sleep(s);
+        let slow = delay >= SLOW_DELAY;
+        if slow {
+            SLOW.store(true, Ordering::Release);
+        }
+        std::thread::park_timeout(delay);
+        if slow && !SLOW.swap(false, Ordering::AcqRel) {
+            // A goroutine entered `blocking` and woke us: watch closely again.
             idle_rounds = 0;
+        }
+        if s.npidle.load(Ordering::SeqCst) >= s.nprocs() {
+            // Every P idle: after a while at the longest sleep, sleep until one is busy.
+            all_idle_rounds += 1;
+            if delay == MAX_DELAY && all_idle_rounds >= IDLE_ROUNDS_BEFORE_DEEP_SLEEP {
+                deep_sleep(s);
+                idle_rounds = 0;
+                all_idle_rounds = 0;
+            }
             continue;
         }
+        all_idle_rounds = 0;
         let now = clock::now_nanos();
         let polls = crate::netpoll::poll_count_or_poll(
             polls_seen,
