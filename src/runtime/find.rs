@@ -152,9 +152,22 @@ fn steal_work(s: &Sched, m: &mut MLocal, p: &Arc<P>) -> Option<GRef> {
 
 /// The spinner's short wait: pause, then look at every queue again.
 fn spin_for_work(s: &Sched, m: &mut MLocal, p: &Arc<P>) -> Option<GRef> {
-    for round in 0..SPIN_ROUNDS {
+    // [netpoll] With goroutines waiting for I/O, their work arrives through the poller, where
+    // an idle M waits without burning a core the kernel's network stack (and the peer)
+    // need: spin only briefly (one poll) before giving the P back.
+    let rounds = if crate::netpoll::has_io_waiters() {
+        4
+    } else {
+        SPIN_ROUNDS
+    };
+    for round in 0..rounds {
         for _ in 0..(16 << (round / 16)) {
             std::hint::spin_loop();
+        }
+        // [netpoll] Work often arrives as socket readiness: look there too (readied Gs land
+        // on this P), every fourth round to keep the system calls few.
+        if round % 4 == 3 {
+            crate::netpoll::poll_ready();
         }
         if let Some(g) = p.take_runnext() {
             return Some(g);
