@@ -123,10 +123,9 @@ fn main() {
 
 fn busy_work(seed: u64) -> u64 {
     let mut x = seed + 1;
-    for _ in 0..20_000_000 {
-        x = x
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
+    for i in 0..20_000_000u64 {
+        // black_box keeps the compiler from shortening the chain of multiplications.
+        x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(i));
     }
     x >> 60
 }

@@ -10,6 +10,7 @@ pub mod net;
 pub(crate) mod netpoll;
 pub(crate) mod runtime;
 pub mod signal;
+pub mod sync;
 
 pub use diag::metrics::{metrics, Metrics};
 pub use runtime::config::{Config, ConfigError};
@@ -18,8 +19,8 @@ pub use runtime::join::{JoinError, JoinHandle};
 pub use runtime::procs::{maxprocs, set_maxprocs, MaxProcsError};
 pub use runtime::sched::MAX_PROCS;
 pub use runtime::spawn::{spawn, Builder};
-pub use runtime::{current, num_goroutines, run, sleep, yield_now, Goroutine};
 pub use runtime::syscall::{
     blocking, max_threads, set_max_threads, threads_refused, MaxThreadsError, DEFAULT_MAX_THREADS,
 };
 pub use runtime::sysmon::{hogs, HogReport};
+pub use runtime::{current, num_goroutines, run, sleep, yield_now, Goroutine};

@@ -222,9 +222,8 @@ fn subscribe(signals: &[Signal], sticky: bool) -> Arc<Subscription> {
     reg.subscriptions.push(sub.clone());
     let pipe = reg.pipe.as_ref().expect("created above");
     for signal in signals {
-        pipe.add_signal(signal.number()).unwrap_or_else(|e| {
-            panic!("gort: cannot install a handler for signal {signal}: {e}")
-        });
+        pipe.add_signal(signal.number())
+            .unwrap_or_else(|e| panic!("gort: cannot install a handler for signal {signal}: {e}"));
     }
     drop(reg);
     poller.waiter_added();
@@ -361,7 +360,9 @@ impl fmt::Debug for Receiver {
             .into_iter()
             .filter(|s| self.sub.mask & s.bit() != 0)
             .collect();
-        f.debug_struct("Receiver").field("signals", &wanted).finish()
+        f.debug_struct("Receiver")
+            .field("signals", &wanted)
+            .finish()
     }
 }
 

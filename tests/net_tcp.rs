@@ -53,7 +53,10 @@ fn echo_server(listener: TcpListener) {
 #[test]
 fn echo_over_thousands_of_concurrent_connections() {
     let conns = connection_budget(2_000);
-    assert!(conns >= 500, "descriptor limit too low for the test: {conns}");
+    assert!(
+        conns >= 500,
+        "descriptor limit too low for the test: {conns}"
+    );
     const ROUNDS: usize = 10;
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
@@ -177,7 +180,8 @@ fn read_and_accept_timeouts() {
     let addr = listener.local_addr().unwrap();
     let l = listener.clone();
     let accept_took = gort::go!(move || {
-        l.set_accept_timeout(Some(Duration::from_millis(30))).unwrap();
+        l.set_accept_timeout(Some(Duration::from_millis(30)))
+            .unwrap();
         let start = Instant::now();
         let e = l.accept().unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::TimedOut);
@@ -287,7 +291,11 @@ fn spawn_reporting<T: Send + 'static>(
 fn wait_for_state(g: &gort::Goroutine, reason: WaitReason) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while g.state() != GState::Waiting(reason) {
-        assert!(Instant::now() < deadline, "{g:?} never waited for {reason:?}: {:?}", g.state());
+        assert!(
+            Instant::now() < deadline,
+            "{g:?} never waited for {reason:?}: {:?}",
+            g.state()
+        );
         std::thread::yield_now();
     }
 }
@@ -334,7 +342,10 @@ fn close_wakes_a_plain_thread_blocked_in_accept() {
         .and_then(|s| s.split_whitespace().next()?.parse::<i64>().ok())
         != Some(libc::SYS_ppoll)
     {
-        assert!(Instant::now() < deadline, "the thread never blocked in ppoll");
+        assert!(
+            Instant::now() < deadline,
+            "the thread never blocked in ppoll"
+        );
         std::thread::yield_now();
     }
     listener.close();

@@ -43,7 +43,8 @@ fn udp_recv_from_times_out_and_close_wakes() {
     let s = UdpSocket::bind("127.0.0.1:0").unwrap();
     let s2 = s.clone();
     let took = gort::go!(move || {
-        s2.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+        s2.set_read_timeout(Some(Duration::from_millis(20)))
+            .unwrap();
         let start = Instant::now();
         let mut buf = [0u8; 8];
         let e = s2.recv_from(&mut buf).unwrap_err();

@@ -142,7 +142,11 @@ fn the_thread_limit_stops_new_threads_with_a_clear_error() {
     let after = gort::metrics().threads;
     let refused = gort::threads_refused() - refused_before;
     gort::set_max_threads(old).unwrap();
-    assert!(after <= started + 1, "{after} threads with a limit of {}", started + 1);
+    assert!(
+        after <= started + 1,
+        "{after} threads with a limit of {}",
+        started + 1
+    );
     assert!(refused > 0, "no thread was refused");
     // Every call still completed; at most (existing Ms that can run them) at once.
     assert!(most.load(Ordering::SeqCst) <= after);
@@ -212,11 +216,9 @@ fn fs_through_blocking() {
         gort::fs::write(&p, b"one two").unwrap();
         assert_eq!(gort::fs::read(&p).unwrap(), b"one two");
         assert_eq!(gort::fs::read_to_string(&p).unwrap(), "one two");
-        let mut f = gort::fs::File::open_with(
-            std::fs::OpenOptions::new().read(true).write(true),
-            &p,
-        )
-        .unwrap();
+        let mut f =
+            gort::fs::File::open_with(std::fs::OpenOptions::new().read(true).write(true), &p)
+                .unwrap();
         f.seek(SeekFrom::End(0)).unwrap();
         f.write_all(b" three").unwrap();
         f.sync_data().unwrap();

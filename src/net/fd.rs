@@ -93,7 +93,11 @@ impl<S: AsRawFd> NetFd<S> {
             Direction::Write => self.write_timeout.load(Ordering::Relaxed),
         };
         let timeout = (timeout != NO_TIMEOUT).then(|| Duration::from_nanos(timeout));
-        self.io_with(dir, timeout.map(Deadline::After).unwrap_or(Deadline::Never), op)
+        self.io_with(
+            dir,
+            timeout.map(Deadline::After).unwrap_or(Deadline::Never),
+            op,
+        )
     }
 
     /// A read or write of `len` bytes on a stream socket: `io`, plus the drained hint (see

@@ -428,7 +428,8 @@ impl Read for &TcpStream {
 
 impl Write for &TcpStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.fd.stream_io(Direction::Write, buf.len(), |mut s| s.write(buf))
+        self.fd
+            .stream_io(Direction::Write, buf.len(), |mut s| s.write(buf))
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {

@@ -38,7 +38,9 @@ impl UdpSocket {
     /// # Errors
     /// The resolution error, or the last bind error.
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<UdpSocket> {
-        each_addr(addr, |addr| UdpSocket::from_mio(mio::net::UdpSocket::bind(addr)?))
+        each_addr(addr, |addr| {
+            UdpSocket::from_mio(mio::net::UdpSocket::bind(addr)?)
+        })
     }
 
     /// Wraps a std socket (it is switched to non-blocking mode).

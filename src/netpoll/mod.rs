@@ -225,7 +225,11 @@ impl Poller {
     }
 
     /// One `epoll_wait`; returns the number of events written to `events`.
-    fn wait(&self, events: &mut [MaybeUninit<libc::epoll_event>], timeout: Option<Duration>) -> usize {
+    fn wait(
+        &self,
+        events: &mut [MaybeUninit<libc::epoll_event>],
+        timeout: Option<Duration>,
+    ) -> usize {
         let epfd = self.poll.as_raw_fd();
         let max = events.len() as libc::c_int;
         let buf = events.as_mut_ptr().cast::<libc::epoll_event>();
@@ -237,7 +241,9 @@ impl Poller {
                 tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,
                 tv_nsec: d.subsec_nanos() as libc::c_long,
             });
-            let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
+            let ts_ptr = ts
+                .as_ref()
+                .map_or(std::ptr::null(), |t| t as *const libc::timespec);
             // SAFETY: `buf` points to `max` writable epoll_event slots (MaybeUninit is fine:
             // the kernel only writes them); `ts_ptr` is null or a live timespec; a null
             // sigmask means "do not change it"; the last argument is the sigset size the
@@ -286,7 +292,11 @@ impl Poller {
                     let error = (libc::EPOLLERR | libc::EPOLLHUP) as u32;
                     let readable = (libc::EPOLLIN | libc::EPOLLPRI | libc::EPOLLRDHUP) as u32;
                     if flags & (error | libc::EPOLLRDHUP as u32) != 0 {
-                        let write = if flags & error != 0 { desc::HANGUP_WRITE } else { 0 };
+                        let write = if flags & error != 0 {
+                            desc::HANGUP_WRITE
+                        } else {
+                            0
+                        };
                         desc.note_hangup(desc::HANGUP_READ | write);
                     }
                     if flags & (readable | error) != 0 {
@@ -368,9 +378,7 @@ pub(crate) fn poll_count_or_poll(last_seen: u64, overdue: bool) -> u64 {
         return 0;
     };
     let polls = poller.polls.load(Ordering::Relaxed);
-    if overdue
-        && polls == last_seen
-        && poller.blocked_until.load(Ordering::Relaxed) == NOT_BLOCKED
+    if overdue && polls == last_seen && poller.blocked_until.load(Ordering::Relaxed) == NOT_BLOCKED
     {
         poll_ready();
         return poller.polls.load(Ordering::Relaxed);
@@ -430,7 +438,7 @@ pub(crate) enum IdlePoll {
     /// Polled; no work for this M. Try again.
     Polled,
     /// Polled and got a P to run what it readied (or was handed one), with whether to spin.
-    Work(Arc<P>, bool),
+    Work(&'static P, bool),
 }
 
 /// The idle M's poll (Go's blocking `netpoll` in `findrunnable`): blocks until an event, the
@@ -464,7 +472,9 @@ pub(crate) fn idle_poll(s: &Sched, m: &mut MLocal) -> IdlePoll {
     } else if until == NO_DEADLINE {
         None
     } else {
-        Some(Duration::from_nanos(until.saturating_sub(clock::now_nanos())))
+        Some(Duration::from_nanos(
+            until.saturating_sub(clock::now_nanos()),
+        ))
     };
     let mut events = event_buffer();
     let n = poller.wait(&mut events, timeout);

@@ -11,7 +11,6 @@
 //! 7. Nothing: give the P back, re-check under the barriers described in `sched.rs`, sleep.
 
 use std::sync::atomic::{fence, Ordering};
-use std::sync::Arc;
 
 use crossbeam_deque::Steal;
 
@@ -36,8 +35,8 @@ const SPIN_ROUNDS: usize = 64;
 /// Finds a G to run; sleeps the M until there is one. Returns with `m.p` held.
 pub(crate) fn find_runnable(s: &Sched, m: &mut MLocal) -> GRef {
     loop {
-        let p = match &m.p {
-            Some(p) => p.clone(),
+        let p = match m.p {
+            Some(p) => p,
             None => {
                 let (p, spinning) = m::stop_m(s, m);
                 m.acquire_p(p);
@@ -51,7 +50,7 @@ pub(crate) fn find_runnable(s: &Sched, m: &mut MLocal) -> GRef {
             s.retire_if_needed(m);
             continue;
         }
-        if let Some(g) = find_local(s, m, &p) {
+        if let Some(g) = find_local(s, m, p) {
             return g;
         }
         // [netpoll] Goroutines whose sockets became ready, before stealing (Go's order); they
@@ -66,10 +65,10 @@ pub(crate) fn find_runnable(s: &Sched, m: &mut MLocal) -> GRef {
                 m.spinning = true;
                 s.nmspinning.fetch_add(1, Ordering::SeqCst);
             }
-            if let Some(g) = steal_work(s, m, &p) {
+            if let Some(g) = steal_work(s, m, p) {
                 return g;
             }
-            if let Some(g) = spin_for_work(s, m, &p) {
+            if let Some(g) = spin_for_work(s, m, p) {
                 return g;
             }
         }
@@ -81,14 +80,14 @@ pub(crate) fn find_runnable(s: &Sched, m: &mut MLocal) -> GRef {
 }
 
 /// Steps 1-4: the cheap, local places.
-fn find_local(s: &Sched, m: &mut MLocal, p: &Arc<P>) -> Option<GRef> {
+fn find_local(s: &Sched, m: &mut MLocal, p: &'static P) -> Option<GRef> {
     m.tick = m.tick.wrapping_add(1);
     if m.tick % 61 == 0 {
         if let Some(g) = steal_global(s, p) {
             return Some(g);
         }
     }
-    if m.tick % 8 == 0 || p.is_empty() {
+    if m.tick % 8 == 0 {
         super::timer::fire_due(s);
     }
     if m.runnext_streak < RUNNEXT_STREAK_LIMIT {
@@ -103,6 +102,15 @@ fn find_local(s: &Sched, m: &mut MLocal, p: &Arc<P>) -> Option<GRef> {
         unsafe { p.put(g, false) };
     }
     m.runnext_streak = 0;
+    // SAFETY: this M holds `p`.
+    if let Some(g) = unsafe { p.pop_local() } {
+        return Some(g);
+    }
+    // The local queue is empty: a due timer may have work for us.
+    super::timer::fire_due(s);
+    if let Some(g) = p.take_runnext() {
+        return Some(g);
+    }
     // SAFETY: this M holds `p`.
     if let Some(g) = unsafe { p.pop_local() } {
         return Some(g);
@@ -122,7 +130,7 @@ fn steal_global(s: &Sched, p: &P) -> Option<GRef> {
 }
 
 /// Step 5: steal half of another P's queue.
-fn steal_work(s: &Sched, m: &mut MLocal, p: &Arc<P>) -> Option<GRef> {
+fn steal_work(s: &Sched, m: &mut MLocal, p: &'static P) -> Option<GRef> {
     let nprocs = s.nprocs();
     if nprocs <= 1 {
         return None;
@@ -151,7 +159,7 @@ fn steal_work(s: &Sched, m: &mut MLocal, p: &Arc<P>) -> Option<GRef> {
 }
 
 /// The spinner's short wait: pause, then look at every queue again.
-fn spin_for_work(s: &Sched, m: &mut MLocal, p: &Arc<P>) -> Option<GRef> {
+fn spin_for_work(s: &Sched, m: &mut MLocal, p: &'static P) -> Option<GRef> {
     // [netpoll] With goroutines waiting for I/O, their work arrives through the poller, where
     // an idle M waits without burning a core the kernel's network stack (and the peer)
     // need: spin only briefly (one poll) before giving the P back.

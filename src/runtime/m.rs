@@ -20,7 +20,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::coro::{self, Switch};
-use super::g::{GBody, GRef, GState, G, PARK_EMPTY, PARK_NOTIFIED, PARK_PARKED};
+use super::g::{GBody, GRef, GState, G};
 use super::overflow;
 use super::p::P;
 use super::sched::{MHandle, Sched};
@@ -66,7 +66,7 @@ pub(crate) fn in_goroutine() -> bool {
 pub(crate) struct MLocal {
     pub(crate) handle: Arc<MHandle>,
     /// The P this M holds (see the module docs).
-    pub(crate) p: Option<Arc<P>>,
+    pub(crate) p: Option<&'static P>,
     /// Counted in `Sched::nmspinning`.
     pub(crate) spinning: bool,
     /// Schedule ticks, for the 1-in-61 global queue check.
@@ -79,12 +79,12 @@ pub(crate) struct MLocal {
 }
 
 impl MLocal {
-    pub(crate) fn acquire_p(&mut self, p: Arc<P>) {
-        CURRENT_P.with(|c| c.set(Arc::as_ptr(&p)));
+    pub(crate) fn acquire_p(&mut self, p: &'static P) {
+        CURRENT_P.with(|c| c.set(p));
         self.p = Some(p);
     }
 
-    pub(crate) fn release_p(&mut self) -> Option<Arc<P>> {
+    pub(crate) fn release_p(&mut self) -> Option<&'static P> {
         CURRENT_P.with(|c| c.set(ptr::null()));
         self.p.take()
     }
@@ -100,7 +100,7 @@ impl MLocal {
 }
 
 /// Starts a new M thread holding `p`.
-pub(crate) fn spawn_m(s: &Sched, p: Arc<P>, spinning: bool) -> io::Result<()> {
+pub(crate) fn spawn_m(s: &Sched, p: &'static P, spinning: bool) -> io::Result<()> {
     // [sysmon] The monitor starts with the first M.
     super::sysmon::ensure_started();
     let handle = s.new_m()?;
@@ -120,7 +120,7 @@ pub(crate) fn report_thread_error(e: &io::Error) {
     super::syscall::thread_refused(e);
 }
 
-fn m_main(handle: Arc<MHandle>, p: Arc<P>, spinning: bool) {
+fn m_main(handle: Arc<MHandle>, p: &'static P, spinning: bool) {
     let _ = handle.thread.set(std::thread::current());
     if let Err(e) = overflow::ensure_altstack() {
         eprintln!(
@@ -143,6 +143,15 @@ fn m_main(handle: Arc<MHandle>, p: Arc<P>, spinning: bool) {
         if m.spinning {
             super::find::reset_spinning(s, &mut m);
         }
+        if m.p
+            .is_some_and(|p| p.id >= s.nprocs.load(Ordering::Relaxed))
+        {
+            // `set_maxprocs` retired our P while we were finding `g` (a spinner can steal
+            // after the shrink): running `g` here would exceed maxprocs. Hand it back.
+            s.global.push(g);
+            s.retire_if_needed(&mut m);
+            continue;
+        }
         execute(&m, g);
         // [syscall] The G may have lost this M's P in `blocking`: drop it, ready the G.
         super::syscall::after_execute(s, &mut m);
@@ -152,10 +161,10 @@ fn m_main(handle: Arc<MHandle>, p: Arc<P>, spinning: bool) {
 
 /// Runs `g` until it finishes, parks or yields.
 fn execute(m: &MLocal, g: GRef) {
-    let p: &P = m.p.as_deref().expect("execute without a P");
+    let p: &P = m.p.expect("execute without a P");
     // [sysmon] Publish the schedule tick (hog detection).
     let tick = super::sysmon::before_run(p.id, &g);
-    CURRENT_G.with(|c| c.set(Arc::as_ptr(&g)));
+    CURRENT_G.with(|c| c.set(g.as_ptr()));
     g.set_state_untimed(GState::Running);
     let yielded = loop {
         // SAFETY: we popped `g` from a run queue, which gives us the right to run it.
@@ -187,7 +196,8 @@ fn execute(m: &MLocal, g: GRef) {
                 };
                 // SAFETY: this M holds `p`.
                 unsafe { p.stacks() }.put(coroutine.into_stack());
-                g.set_state(GState::Dead);
+                // Untimed: nobody asks how long a G has been dead, and this is the spawn path.
+                g.set_state_untimed(GState::Dead);
                 break false;
             }
             Some(Switch::Yield) => {
@@ -197,20 +207,10 @@ fn execute(m: &MLocal, g: GRef) {
             Some(Switch::Park) => {
                 // Commit the park: from here the G belongs to whoever unparks it. An unpark
                 // that came in since the G decided to park left a token: run it again.
-                match g.park_state.compare_exchange(
-                    PARK_EMPTY,
-                    PARK_PARKED,
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                ) {
-                    Ok(_) => break false,
-                    Err(state) => {
-                        debug_assert_eq!(state, PARK_NOTIFIED);
-                        g.park_state.store(PARK_EMPTY, Ordering::Relaxed);
-                        g.set_state(GState::Running);
-                        continue;
-                    }
+                if g.park_token.commit_park() {
+                    break false;
                 }
+                g.set_state(GState::Running);
             }
         }
     };
@@ -235,7 +235,7 @@ fn stack_exhausted(g: &G, e: &io::Error) -> ! {
 /// Puts the calling M to sleep until it is handed a P. Returns that P and whether the M is to
 /// start as a spinner. With I/O, signals or timers to wait for, the M blocks in the netpoller
 /// instead of the idle list (`netpoll::idle_poll`: it is then the timer sleeper too).
-pub(crate) fn stop_m(s: &Sched, m: &mut MLocal) -> (Arc<P>, bool) {
+pub(crate) fn stop_m(s: &Sched, m: &mut MLocal) -> (&'static P, bool) {
     loop {
         // [netpoll] Block in the poller if there is something to wait for and nobody does.
         match crate::netpoll::idle_poll(s, m) {
@@ -276,7 +276,7 @@ pub(crate) fn stop_m(s: &Sched, m: &mut MLocal) -> (Arc<P>, bool) {
 
 /// Waits for the P that whoever took this M out of the idle list (or the poller slot) is
 /// about to hand it.
-pub(crate) fn wait_for_handoff(m: &MLocal) -> (Arc<P>, bool) {
+pub(crate) fn wait_for_handoff(m: &MLocal) -> (&'static P, bool) {
     loop {
         if let Some(handed) = m.handle.take_handoff() {
             return handed;

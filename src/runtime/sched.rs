@@ -47,12 +47,12 @@ pub(crate) struct MHandle {
     /// The thread, set before the M can be found in the idle list.
     pub(crate) thread: OnceLock<Thread>,
     /// A P handed to this sleeping M, with whether it should start as a spinner.
-    handoff: Mutex<Option<(Arc<P>, bool)>>,
+    handoff: Mutex<Option<(&'static P, bool)>>,
 }
 
 impl MHandle {
     /// Gives this M a P and wakes it.
-    pub(crate) fn hand(&self, p: Arc<P>, spinning: bool) {
+    pub(crate) fn hand(&self, p: &'static P, spinning: bool) {
         *lock(&self.handoff) = Some((p, spinning));
         if let Some(t) = self.thread.get() {
             t.unpark();
@@ -60,7 +60,7 @@ impl MHandle {
     }
 
     /// Takes the P handed to this M, if any.
-    pub(crate) fn take_handoff(&self) -> Option<(Arc<P>, bool)> {
+    pub(crate) fn take_handoff(&self) -> Option<(&'static P, bool)> {
         lock(&self.handoff).take()
     }
 
@@ -73,7 +73,7 @@ impl MHandle {
 /// Idle Ps and Ms.
 #[derive(Debug, Default)]
 struct Idle {
-    ps: Vec<Arc<P>>,
+    ps: Vec<&'static P>,
     ms: Vec<Arc<MHandle>>,
     /// [netpoll] The idle M blocked in the netpoller: handed a P only when `ms` is empty
     /// (then woken through the poller's waker), so the poller is not disturbed needlessly.
@@ -84,7 +84,6 @@ struct Idle {
 pub(crate) struct Sched {
     /// The global run queue: Gs readied by plain threads, timers without a P, and retired Ps.
     pub(crate) global: Injector<GRef>,
-    ps: Box<[OnceLock<Arc<P>>]>,
     /// `maxprocs`: Ps `0..nprocs` are active.
     pub(crate) nprocs: AtomicUsize,
     idle: Mutex<Idle>,
@@ -122,16 +121,14 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Sched {
     pub(crate) fn new(nprocs: usize, stack_size: usize) -> Sched {
-        let ps: Box<[OnceLock<Arc<P>>]> = (0..MAX_PROCS).map(|_| OnceLock::new()).collect();
         let mut idle = Idle::default();
         for id in (0..nprocs).rev() {
-            let p = ps[id].get_or_init(|| Arc::new(P::new(id))).clone();
+            let p = p_table(id);
             p.status.store(P_IDLE, Ordering::Relaxed);
             idle.ps.push(p);
         }
         Sched {
             global: Injector::new(),
-            ps,
             nprocs: AtomicUsize::new(nprocs),
             idle: Mutex::new(idle),
             npidle: AtomicUsize::new(nprocs),
@@ -150,18 +147,18 @@ impl Sched {
     }
 
     /// P number `id`, created on first use.
-    pub(crate) fn p(&self, id: usize) -> &Arc<P> {
-        self.ps[id].get_or_init(|| Arc::new(P::new(id)))
+    pub(crate) fn p(&self, id: usize) -> &'static P {
+        p_table(id)
     }
 
     /// P number `id` if it was ever created.
-    pub(crate) fn p_if_created(&self, id: usize) -> Option<&Arc<P>> {
-        self.ps.get(id).and_then(|p| p.get())
+    pub(crate) fn p_if_created(&self, id: usize) -> Option<&'static P> {
+        P_TABLE.get(id).and_then(|p| p.get())
     }
 
     /// Puts a P the caller held into the idle list — or, if `set_maxprocs` retired it
     /// meanwhile, drains it to the global queue and leaves it retired.
-    pub(crate) fn put_idle_p(&self, p: Arc<P>) {
+    pub(crate) fn put_idle_p(&self, p: &'static P) {
         let mut idle = lock(&self.idle);
         if p.id >= self.nprocs.load(Ordering::SeqCst) {
             // SAFETY: the caller held `p` until now; under the idle lock it passes to us.
@@ -177,7 +174,7 @@ impl Sched {
     }
 
     /// Takes a P out of the idle list; the caller then holds it.
-    pub(crate) fn take_idle_p(&self) -> Option<Arc<P>> {
+    pub(crate) fn take_idle_p(&self) -> Option<&'static P> {
         if self.npidle.load(Ordering::SeqCst) == 0 {
             return None;
         }
@@ -199,7 +196,7 @@ impl Sched {
         let old = self.nprocs.load(Ordering::SeqCst);
         if n > old {
             for id in old..n {
-                let p = self.p(id).clone();
+                let p = self.p(id);
                 // A P still held (its M has not noticed an earlier shrink) just stays held.
                 if p.status.load(Ordering::Relaxed) == P_RETIRED {
                     p.status.store(P_IDLE, Ordering::Relaxed);
@@ -225,11 +222,17 @@ impl Sched {
     }
 
     /// If the P held by `m` was retired by `set_maxprocs`, drain it and give it up.
+    #[inline]
     pub(crate) fn retire_if_needed(&self, m: &mut super::m::MLocal) {
-        let Some(p) = &m.p else { return };
-        if p.id < self.nprocs.load(Ordering::Relaxed) {
-            return;
+        match m.p {
+            Some(p) if p.id >= self.nprocs.load(Ordering::Relaxed) => self.retire_held_p(m),
+            _ => {}
         }
+    }
+
+    #[cold]
+    fn retire_held_p(&self, m: &mut super::m::MLocal) {
+        let Some(p) = m.p else { return };
         let idle = lock(&self.idle);
         if p.id < self.nprocs.load(Ordering::SeqCst) {
             return;
@@ -271,7 +274,10 @@ impl Sched {
     /// P to when no other M is idle.
     pub(crate) fn set_idle_poller(&self, m: &Arc<MHandle>) {
         let mut idle = lock(&self.idle);
-        debug_assert!(idle.poller.is_none(), "one M blocks in the poller at a time");
+        debug_assert!(
+            idle.poller.is_none(),
+            "one M blocks in the poller at a time"
+        );
         idle.poller = Some(m.clone());
         self.nmidle.fetch_add(1, Ordering::Relaxed);
     }
@@ -354,7 +360,7 @@ impl Sched {
     /// [syscall] Runs `p`, which the caller holds (sysmon took it from an M in a blocking
     /// call), on an idle M or a new one. With `spinning`, the caller has already counted that
     /// M in `nmspinning`.
-    pub(crate) fn run_p_on_m(&self, p: Arc<P>, spinning: bool) {
+    pub(crate) fn run_p_on_m(&self, p: &'static P, spinning: bool) {
         let m = self.pop_idle_m(&mut lock(&self.idle));
         self.hand_or_spawn(p, m, spinning);
     }
@@ -370,7 +376,7 @@ impl Sched {
         Some(m)
     }
 
-    fn hand_or_spawn(&self, p: Arc<P>, m: Option<(Arc<MHandle>, bool)>, spinning: bool) {
+    fn hand_or_spawn(&self, p: &'static P, m: Option<(Arc<MHandle>, bool)>, spinning: bool) {
         match m {
             Some((m, from_poller)) => {
                 m.hand(p, spinning);
@@ -379,7 +385,7 @@ impl Sched {
                 }
             }
             None => {
-                if let Err(e) = super::m::spawn_m(self, p.clone(), spinning) {
+                if let Err(e) = super::m::spawn_m(self, p, spinning) {
                     // No thread: give the P back. The Gs stay queued and run on the Ms that
                     // exist, so nothing is lost; the program just gets less parallelism.
                     self.put_idle_p(p);
@@ -404,6 +410,14 @@ impl Sched {
 }
 
 static SCHED: OnceLock<Sched> = OnceLock::new();
+
+/// The P table. Ps are created on first use and never dropped, so a P is `&'static` and
+/// passing one around costs no reference counting.
+static P_TABLE: [OnceLock<P>; MAX_PROCS] = [const { OnceLock::new() }; MAX_PROCS];
+
+fn p_table(id: usize) -> &'static P {
+    P_TABLE[id].get_or_init(|| P::new(id))
+}
 
 /// The scheduler, started on first use with the configuration in `config.rs`.
 #[inline]

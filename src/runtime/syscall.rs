@@ -42,7 +42,7 @@ use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use super::coro::{self, Switch};
-use super::g::{GState, G, PARK_EMPTY, PARK_NOTIFIED};
+use super::g::{GState, G};
 use super::m::{self, MLocal};
 use super::p::P;
 use super::park::Unparker;
@@ -129,15 +129,7 @@ fn exit_syscall(g: &'static G, p: &'static P) {
 fn exit_syscall_slow(g: &'static G) {
     m::set_current(g, ptr::null());
     g.set_state(GState::Runnable);
-    let mut had_token = g
-        .park_state
-        .compare_exchange(
-            PARK_NOTIFIED,
-            PARK_EMPTY,
-            Ordering::Acquire,
-            Ordering::Relaxed,
-        )
-        .is_ok();
+    let mut had_token = g.park_token.take();
     set_exit_pending(Box::into_raw(Box::new(Unparker::current())));
     loop {
         coro::suspend(g, Switch::Park);
@@ -151,13 +143,9 @@ fn exit_syscall_slow(g: &'static G) {
         g.set_state(GState::Runnable);
     }
     if had_token {
-        // Give the token back; if an unpark left one meanwhile, that one stands for both.
-        let _ = g.park_state.compare_exchange(
-            PARK_EMPTY,
-            PARK_NOTIFIED,
-            Ordering::Release,
-            Ordering::Relaxed,
-        );
+        // Give the token back (we run, so this leaves it; if an unpark left one meanwhile,
+        // that one stands for both).
+        let _ = g.park_token.unpark();
     }
 }
 
@@ -182,7 +170,7 @@ fn finish_slow_exit(s: &Sched, m: &mut MLocal, pending: *mut Unparker) {
     // was taken out of the cell above, so we own it.
     let unparker = unsafe { Box::from_raw(pending) };
     // The P now belongs to whoever took it from the syscall slot.
-    drop(m.release_p());
+    let _stale = m.release_p();
     if let Some(p) = s.take_idle_p() {
         m.acquire_p(p);
     }

@@ -32,7 +32,7 @@
 use std::collections::VecDeque;
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, Once, OnceLock};
+use std::sync::{Mutex, Once, OnceLock};
 use std::thread::Thread;
 use std::time::Duration;
 
@@ -399,7 +399,7 @@ fn retake(s: &Sched, seen: &mut [Seen], now: u64) -> usize {
                 continue;
             }
             if w.try_retake() {
-                hand_off(s, p.clone());
+                hand_off(s, p);
                 retaken += 1;
             }
             continue;
@@ -420,7 +420,7 @@ fn retake(s: &Sched, seen: &mut [Seen], now: u64) -> usize {
 }
 
 /// Gives a P taken from a blocking call to an M (Go's `handoffp`).
-fn hand_off(s: &Sched, p: Arc<P>) {
+fn hand_off(s: &Sched, p: &'static P) {
     if !p.is_empty() || !s.global.is_empty() {
         s.run_p_on_m(p, false);
         return;
