@@ -1,4 +1,4 @@
-//! Files for goroutines: `std::fs` run through [`blocking`](crate::blocking).
+//! Files for goroutines: `std::fs` run through [`blocking`](crate::blocking()).
 //!
 //! Regular files cannot be waited on with epoll (they are always "ready", and a read of a
 //! cold page blocks in the kernel anyway), so, as Go does, every file operation is a

@@ -5,7 +5,7 @@
 //! # How a signal reaches a goroutine
 //! The handler is signal-hook's (async-signal-safe: it records the signal and writes a byte
 //! to a self-pipe). The pipe is registered with the runtime's netpoller (signal-hook-mio),
-//! so the M that polls sees it like a readable socket and calls [`dispatch`], which reads the
+//! so the M that polls sees it like a readable socket and calls `dispatch`, which reads the
 //! pending signals and hands each to every subscription that asked for it, waking its
 //! waiters. While a subscription exists it counts as a netpoller waiter, so an idle runtime
 //! blocks in the poller and a signal wakes it.
