@@ -346,6 +346,26 @@ impl Drop for PollRight<'_> {
     }
 }
 
+/// Delivers events; the goroutines they ready go to the caller's P if it holds one. Then
+/// the caller runs the first of them itself, as Go's `findrunnable` does with what `netpoll`
+/// returns: meanwhile it counts as a spinner, so each readied G does not wake an idle M
+/// (`wakep_local` stays quiet while one spins); afterwards one M is woken if there is more
+/// than one G to run, and it wakes more if needed (`reset_spinning`).
+fn dispatch_here(poller: &Poller, events: &[MaybeUninit<libc::epoll_event>]) -> usize {
+    let sched =
+        crate::runtime::m::current_p().and_then(|_| crate::runtime::sched::sched_if_started());
+    let Some(s) = sched else {
+        return poller.dispatch(events);
+    };
+    s.nmspinning.fetch_add(1, Ordering::SeqCst);
+    let delivered = poller.dispatch(events);
+    s.nmspinning.fetch_sub(1, Ordering::SeqCst);
+    if delivered > 1 || !s.global.is_empty() {
+        s.wakep();
+    }
+    delivered
+}
+
 fn event_buffer() -> [MaybeUninit<libc::epoll_event>; EVENT_BATCH] {
     [const { MaybeUninit::uninit() }; EVENT_BATCH]
 }
@@ -365,7 +385,7 @@ pub(crate) fn poll_ready() -> bool {
     };
     let mut events = event_buffer();
     let n = poller.wait(&mut events, Some(Duration::ZERO));
-    let delivered = poller.dispatch(&events[..n]);
+    let delivered = dispatch_here(poller, &events[..n]);
     drop(right);
     delivered != 0
 }
@@ -494,7 +514,7 @@ pub(crate) fn idle_poll(s: &Sched, m: &mut MLocal) -> IdlePoll {
     if let Some(p) = p {
         m.acquire_p(p);
     }
-    poller.dispatch(&events[..n]);
+    dispatch_here(poller, &events[..n]);
     drop(right);
     crate::runtime::timer::fire_due(s);
     if !had_p {
