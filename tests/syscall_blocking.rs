@@ -237,3 +237,55 @@ fn fs_through_blocking() {
     .unwrap();
     std::fs::remove_dir(&dir).unwrap();
 }
+
+#[test]
+fn sysmon_records_a_goroutine_that_hogs_its_processor() {
+    let _serial = serial();
+    let h = gort::go!(gort::Builder::new().name("hog"), || {
+        let me = gort::current().unwrap().id();
+        let start = Instant::now();
+        // Run without a scheduling point (no yield, no blocking call) until sysmon has
+        // reported us (it needs 10 ms of it, and its own thread must get a CPU), then 20 ms more.
+        while !gort::hogs().0.iter().any(|r| r.id == me) {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "never reported as a hog"
+            );
+            std::hint::spin_loop();
+        }
+        let seen = Instant::now();
+        while seen.elapsed() < Duration::from_millis(20) {
+            std::hint::spin_loop();
+        }
+        assert!(start.elapsed() >= Duration::from_millis(10));
+        me
+    });
+    let id = h.join().unwrap();
+    // The M completes the report as the hog switches out, just after `join` may return:
+    // wait (bounded) for it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let report = loop {
+        let (reports, total) = gort::hogs();
+        let report = reports
+            .iter()
+            .rev()
+            .find(|r| r.id == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("goroutine {id} not reported: {reports:?} ({total} total)"));
+        if report.switched_out {
+            break report;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "report never completed: {report:?}"
+        );
+        std::thread::yield_now();
+    };
+    assert_eq!(report.name.as_deref(), Some("hog"));
+    assert!(report
+        .spawn_site
+        .unwrap()
+        .file()
+        .ends_with("syscall_blocking.rs"));
+    assert!(report.ran_for >= Duration::from_millis(10), "{report:?}");
+}
