@@ -4,9 +4,13 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 mod diag;
+pub mod fs;
 pub mod leak;
 mod macros;
+pub mod net;
+pub(crate) mod netpoll;
 pub(crate) mod runtime;
+pub mod signal;
 pub mod sync;
 
 pub use diag::debug;
@@ -18,6 +22,10 @@ pub use runtime::join::{JoinError, JoinHandle};
 pub use runtime::procs::{maxprocs, set_maxprocs, MaxProcsError};
 pub use runtime::sched::MAX_PROCS;
 pub use runtime::spawn::{spawn, Builder};
+pub use runtime::syscall::{
+    blocking, max_threads, set_max_threads, threads_refused, MaxThreadsError, DEFAULT_MAX_THREADS,
+};
+pub use runtime::sysmon::{hogs, HogReport};
 pub use runtime::{current, num_goroutines, run, sleep, yield_now, Goroutine};
 
 /// What `go!` expands to; not a public API.

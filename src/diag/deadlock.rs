@@ -7,7 +7,9 @@
 //! 2. no timer is pending (a sleeper, a `select` with a timeout or a `park_until` will wake);
 //! 3. every live goroutine is `Waiting` on a gort object — a channel, a `select` without
 //!    timeout, a mutex, rwlock, waitgroup, condvar, semaphore, once, barrier, a `join` — and
-//!    none on I/O (the netpoller may wake it), a sleep or a syscall;
+//!    none on I/O, a sleep or a syscall; and the netpoller has no waiter and no signal
+//!    subscription (`gort::signal` delivers signals as channel values: a goroutine receiving
+//!    from such a channel is woken from outside);
 //! 4. at least one plain thread is blocked in `JoinHandle::join` (`gort::run`'s caller is one),
 //!    and each such thread waits for a goroutine that has not finished;
 //! 5. every thread of the process is known (`threads.rs`): an M, a gort service thread, or a
@@ -21,15 +23,18 @@
 //! (`Sched::while_quiescent`). While it is held no M can leave the idle list or take a P,
 //! so no goroutine runs and none is queued. What could then wake a goroutine? Another
 //! goroutine (none runs, none is runnable), a timer (none pending, and only a running agent
-//! could add one), the netpoller (no goroutine waits on I/O), or a thread outside the runtime
+//! could add one), the netpoller (no goroutine waits on I/O and no signal is subscribed; no M
+//! blocks in it, since every M is in the idle list), or a thread outside the runtime
 //! (none exists but the joiners, which wait for goroutines that cannot finish). Nothing can
 //! act, so nothing will ever change: the state is frozen, and it stays frozen after the lock
 //! is released. The one exception is a signal handler written by the program that touches a
 //! gort object; such a program should set [`DeadlockAction::Off`].
 //!
 //! # When it runs
-//! When the last M goes to sleep (`m.rs::stop_m`), and when a plain thread starts blocking in
-//! `join` (the runtime may have gone quiet first). Each side makes a SeqCst fence between
+//! When the last M goes to sleep (`m.rs::stop_m`), when a plain thread starts blocking in
+//! `join` (the runtime may have gone quiet first), and when a runtime or service thread
+//! registers (it may have been the one unknown thread at the last look: a thread runs some
+//! time after it is spawned). Each side makes a SeqCst fence between
 //! announcing itself (the M in the idle list, the joiner in `JOINERS`) and looking at the
 //! other, so whichever comes second sees the first: the last event before a deadlock always
 //! runs the check. Before taking any lock the check needs a blocked joiner and a quiet
@@ -178,6 +183,18 @@ impl Drop for BlockedJoiner {
     }
 }
 
+/// Called when a thread joins the census (`threads.rs`), after it registered.
+pub(crate) fn on_thread_registered() {
+    // Pairs with the fence in `BlockedJoiner::enter`: either that joiner's census sees this
+    // thread, or this load sees the joiner.
+    fence(Ordering::SeqCst);
+    if JOINER_COUNT.load(Ordering::SeqCst) != 0 {
+        if let Some(s) = crate::runtime::sched::sched_if_started() {
+            check(s);
+        }
+    }
+}
+
 /// Called by an M about to sleep, after it entered the idle list and fenced.
 pub(crate) fn on_m_idle(s: &Sched) {
     if JOINER_COUNT.load(Ordering::SeqCst) != 0 {
@@ -203,11 +220,12 @@ fn looks_quiet(s: &Sched) -> bool {
         && s.npidle.load(Ordering::SeqCst) == s.nprocs()
         && s.nmspinning.load(Ordering::SeqCst) == 0
         && s.timers.next_deadline().is_none()
+        && !crate::netpoll::has_io_waiters()
 }
 
 /// Conditions 2 to 5, under the idle lock: the joiners to give the verdict to, if frozen.
 fn examine(s: &Sched) -> Option<Vec<Arc<Joiner>>> {
-    if s.timers.next_deadline().is_some() {
+    if s.timers.next_deadline().is_some() || crate::netpoll::has_io_waiters() {
         return None;
     }
     let joiners: Vec<Arc<Joiner>> = lock(&JOINERS).clone();

@@ -276,6 +276,24 @@ pub(crate) fn write_each(out: &mut String, goroutines: &[GoroutineInfo]) {
     }
 }
 
+/// `goroutine 12 (crunch) @ src/main.rs:9:5 ran 35ms without a runtime call`.
+pub(crate) fn describe_hog(hog: &crate::HogReport) -> String {
+    let mut out = format!("goroutine {}", hog.id);
+    if let Some(name) = &hog.name {
+        let _ = write!(out, " ({name})");
+    }
+    if let Some(site) = hog.spawn_site {
+        let _ = write!(out, " @ {site}");
+    }
+    let _ = write!(
+        out,
+        " ran {}{} without a runtime call",
+        if hog.switched_out { "" } else { "at least " },
+        format_duration(hog.ran_for)
+    );
+    out
+}
+
 /// `waiting on chan receive`, `runnable`, …
 pub(crate) fn describe_state(state: GState) -> String {
     match state {

@@ -201,18 +201,14 @@ fn leaks_text() -> String {
         }
         None => out.push_str("nothing to report\n"),
     }
-    let hogs = super::counters::recent_hogs();
+    let (hogs, total) = crate::hogs();
     if !hogs.is_empty() {
-        out.push_str("\nrecent hogs (ran over 10ms without a runtime call):\n");
-        for hog in hogs {
-            let _ = writeln!(
-                out,
-                "  goroutine {}{} @ {} ran {}",
-                hog.id,
-                hog.name.map(|n| format!(" ({n})")).unwrap_or_default(),
-                hog.spawn_site,
-                dump::format_duration(hog.ran_for)
-            );
+        let _ = writeln!(
+            out,
+            "\nhogs (ran over 10ms without a runtime call): {total} since start; the latest:"
+        );
+        for hog in hogs.iter().rev().take(16) {
+            let _ = writeln!(out, "  {}", super::dump::describe_hog(hog));
         }
     }
     out

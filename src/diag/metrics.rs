@@ -80,7 +80,7 @@ pub fn metrics() -> Metrics {
         goroutines: crate::num_goroutines(),
         handoffs: s.handoffs.load(Ordering::Relaxed),
         netpoll_wakeups: counters::NETPOLL_WAKEUPS.load(Ordering::Relaxed),
-        hogs: counters::HOGS.load(Ordering::Relaxed),
+        hogs: crate::hogs().1,
         timers: s.timers.len(),
         ..Metrics::default()
     };

@@ -26,7 +26,6 @@ pub mod debug {
     //! unless [`set_deadlock_action`] came first. `GORT_TRACEBACK=spawn` (spawn backtraces) is
     //! described in [`crate::leak`].
 
-    pub use super::counters::{recent_hogs, Hog};
     pub use super::deadlock::{deadlock_action, set_deadlock_action, DeadlockAction};
     pub use super::http::{handle_request, respond, DebugResponse};
     pub use super::schedtrace::set_schedtrace;

@@ -1,11 +1,12 @@
 //! The thread census: which threads of the process the runtime knows.
 //!
 //! The deadlock detector may only declare a deadlock when no thread outside its knowledge
-//! could wake a goroutine. It knows three kinds of threads: the Ms (registered when they
-//! start; they never exit), gort's own service threads (the schedtrace printer and the
-//! SIGQUIT listener, which never touch a goroutine's objects), and plain threads blocked in
-//! `JoinHandle::join` (registered by `join.rs` for as long as they wait). Every other thread
-//! of the process — the kernel lists them in `/proc/self/task` — is unknown and could act.
+//! could wake a goroutine. It knows these threads: the Ms (registered when they start; they
+//! never exit); sysmon (nothing it does while every P is idle wakes a goroutine); gort's own
+//! service threads (the schedtrace printer and the SIGQUIT listener, which never touch a
+//! goroutine's objects); and plain threads blocked in `JoinHandle::join` (registered by
+//! `join.rs` for as long as they wait). Every other thread of the process — the kernel lists
+//! them in `/proc/self/task` — is unknown and could act.
 //!
 //! Registered tids are never removed: Ms and service threads live as long as the process.
 
@@ -28,15 +29,22 @@ pub(crate) fn current_tid() -> i32 {
     unsafe { libc::gettid() }
 }
 
-/// Registers the calling thread as an M.
+/// Registers the calling thread as an M (or sysmon).
 pub(crate) fn register_runtime_thread() {
-    lock(&KNOWN).push(current_tid());
+    register(current_tid());
 }
 
 /// Registers the calling thread as a gort service thread: it lives as long as the process
 /// and never wakes a goroutine.
 pub(crate) fn register_service_thread() {
-    lock(&KNOWN).push(current_tid());
+    register(current_tid());
+}
+
+/// A new known thread may have been the only unknown one when the detector last looked (a
+/// thread starts running some time after it is spawned): look again.
+fn register(tid: i32) {
+    lock(&KNOWN).push(tid);
+    super::deadlock::on_thread_registered();
 }
 
 /// Registers thread `tid` as a service thread (tests: the harness's main thread, which only

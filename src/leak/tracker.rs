@@ -187,6 +187,7 @@ pub struct Report {
     full_dump: bool,
     overdue: Vec<TrackedRegion>,
     tracked_age_limit: Duration,
+    hogs: Vec<crate::HogReport>,
 }
 
 impl Report {
@@ -234,6 +235,13 @@ impl Report {
     pub fn overdue_regions(&self) -> &[TrackedRegion] {
         &self.overdue
     }
+
+    /// Goroutines sysmon caught running over 10 ms without a runtime call since the previous
+    /// check (the newest 64 at most; see [`crate::hogs`]). They do not make a report on their
+    /// own, but a hog on a P delays every goroutine queued there.
+    pub fn hogs(&self) -> &[crate::HogReport] {
+        &self.hogs
+    }
 }
 
 impl fmt::Display for Report {
@@ -269,6 +277,12 @@ impl fmt::Display for Report {
                 dump::format_duration(self.tracked_age_limit)
             )?;
             write_regions(f, &self.overdue)?;
+        }
+        if !self.hogs.is_empty() {
+            f.write_str("\n  hogs since the last check:")?;
+            for hog in &self.hogs {
+                write!(f, "\n    {}", dump::describe_hog(hog))?;
+            }
         }
         if self.is_leak() || self.is_over_max() {
             let what = if self.full_dump {
@@ -361,6 +375,8 @@ struct Inner {
     monitor: Mutex<Monitor>,
     /// The monitor goroutine's id while it runs (0: none), so it does not count itself.
     monitor_id: AtomicU64,
+    /// `gort::hogs()`'s total at the previous check.
+    hogs_seen: AtomicU64,
 }
 
 /// The goroutine leak tracker (the user's `GoroutineTracker`): a baseline, a monitor
@@ -417,6 +433,7 @@ impl Tracker {
                     unparker: None,
                 }),
                 monitor_id: AtomicU64::new(0),
+                hogs_seen: AtomicU64::new(crate::hogs().1),
             }),
         }
     }
@@ -509,6 +526,10 @@ impl Inner {
         let leak = count > baseline + config.leak_threshold;
         let over_max = count > config.max_goroutines;
         let overdue = track::older_than(config.tracked_age_limit);
+        let (mut hogs, hogs_total) = crate::hogs();
+        let new_hogs =
+            hogs_total.saturating_sub(self.hogs_seen.swap(hogs_total, Ordering::Relaxed));
+        hogs.drain(..hogs.len().saturating_sub(new_hogs as usize));
         let level = if over_max {
             Some(Level::Critical)
         } else if leak || !overdue.is_empty() {
@@ -537,6 +558,7 @@ impl Inner {
                 full_dump: config.stack_trace_on_leak,
                 overdue,
                 tracked_age_limit: config.tracked_age_limit,
+                hogs,
             }
         });
         let summary = {
