@@ -5,4 +5,14 @@
 
 pub(crate) mod runtime;
 
+mod chan;
+mod select;
+
+pub use chan::{
+    chan, CloseError, IntoIter, Iter, Receiver, RecvError, RecvTimeoutError, SendError,
+    SendTimeoutError, Sender, TryIter, TryRecvError, TrySendError,
+};
 pub use runtime::g::WaitReason;
+#[doc(hidden)]
+pub use select::private as __select;
+pub use select::{Select, SelectedOperation};

@@ -1,0 +1,180 @@
+//! `Channel<T>`: what a `Sender` and a `Receiver` share. It picks the flavor once, at
+//! creation (static dispatch on an enum, as crossbeam does; the public types never change),
+//! and applies the close rules on top of the flavors.
+
+use std::time::Instant;
+
+use super::array::ArrayChannel;
+use super::counter::Counter;
+use super::error::{CloseError, RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
+use super::zero::{Blocking, RecvFailure, SendFailure, ZeroChannel};
+
+/// The flavor of a channel, chosen by its capacity.
+#[derive(Debug)]
+pub(crate) enum Flavor<T> {
+    /// `cap > 0`: a bounded ring.
+    Array(ArrayChannel<T>),
+    /// `cap == 0`: a rendezvous.
+    Zero(ZeroChannel<T>),
+}
+
+/// The shared state of one channel.
+#[derive(Debug)]
+pub(crate) struct Channel<T> {
+    counter: Counter,
+    flavor: Flavor<T>,
+}
+
+impl<T> Channel<T> {
+    /// A channel of capacity `capacity` with one sender and one receiver.
+    pub(crate) fn new(capacity: usize) -> Channel<T> {
+        let flavor = if capacity == 0 {
+            Flavor::Zero(ZeroChannel::new())
+        } else {
+            Flavor::Array(ArrayChannel::new(capacity))
+        };
+        Channel {
+            counter: Counter::new(),
+            flavor,
+        }
+    }
+
+    /// The flavor (for select arms).
+    pub(crate) fn flavor(&self) -> &Flavor<T> {
+        &self.flavor
+    }
+
+    /// The handle counts.
+    pub(crate) fn counter(&self) -> &Counter {
+        &self.counter
+    }
+
+    /// Sends, parking until `deadline` (forever if `None`).
+    #[inline]
+    pub(crate) fn send(
+        &self,
+        value: T,
+        deadline: Option<Instant>,
+    ) -> Result<(), SendTimeoutError<T>> {
+        match &self.flavor {
+            Flavor::Array(array) => match array.try_send(value) {
+                Ok(()) => Ok(()),
+                Err(TrySendError::Closed(value)) => Err(SendTimeoutError::Closed(value)),
+                Err(TrySendError::Full(value)) => array.send(value, deadline),
+            },
+            Flavor::Zero(zero) => zero
+                .send(value, Blocking::Until(deadline))
+                .map_err(|failure| match failure {
+                    SendFailure::Closed(value) => SendTimeoutError::Closed(value),
+                    SendFailure::Timeout(value) | SendFailure::Full(value) => {
+                        SendTimeoutError::Timeout(value)
+                    }
+                }),
+        }
+    }
+
+    /// Sends without parking.
+    #[inline]
+    pub(crate) fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
+        match &self.flavor {
+            Flavor::Array(array) => array.try_send(value),
+            Flavor::Zero(zero) => zero
+                .send(value, Blocking::No)
+                .map_err(|failure| match failure {
+                    SendFailure::Closed(value) => TrySendError::Closed(value),
+                    SendFailure::Timeout(value) | SendFailure::Full(value) => {
+                        TrySendError::Full(value)
+                    }
+                }),
+        }
+    }
+
+    /// Receives, parking until `deadline` (forever if `None`).
+    #[inline]
+    pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+        match &self.flavor {
+            Flavor::Array(array) => match array.try_recv() {
+                Ok(value) => Ok(value),
+                Err(TryRecvError::Closed) => Err(RecvTimeoutError::Closed),
+                Err(TryRecvError::Empty) => array.recv(deadline),
+            },
+            Flavor::Zero(zero) => {
+                zero.recv(Blocking::Until(deadline))
+                    .map_err(|failure| match failure {
+                        RecvFailure::Closed => RecvTimeoutError::Closed,
+                        RecvFailure::Timeout | RecvFailure::Empty => RecvTimeoutError::Timeout,
+                    })
+            }
+        }
+    }
+
+    /// Receives without parking (an unbuffered receive may still wait for a claimed
+    /// `select!` sender to evaluate its value).
+    #[inline]
+    pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
+        match &self.flavor {
+            Flavor::Array(array) => array.try_recv(),
+            Flavor::Zero(zero) => zero.recv(Blocking::No).map_err(|failure| match failure {
+                RecvFailure::Closed => TryRecvError::Closed,
+                RecvFailure::Timeout | RecvFailure::Empty => TryRecvError::Empty,
+            }),
+        }
+    }
+
+    /// Closes the flavor: sends fail from now on, receivers drain then see the close.
+    fn close_flavor(&self) {
+        match &self.flavor {
+            Flavor::Array(array) => array.close(),
+            Flavor::Zero(zero) => zero.close(),
+        };
+    }
+
+    /// `Sender::close`: the first call closes, later ones fail.
+    pub(crate) fn close(&self) -> Result<(), CloseError> {
+        if self.counter.mark_closed() {
+            self.close_flavor();
+            Ok(())
+        } else {
+            Err(CloseError)
+        }
+    }
+
+    /// A `Sender` was dropped: the last one closes the channel (unless closed already).
+    pub(crate) fn release_sender(&self) {
+        if self.counter.release_sender() && self.counter.mark_closed() {
+            self.close_flavor();
+        }
+    }
+
+    /// A `Receiver` was dropped: the last one closes the channel for sending, so blocked and
+    /// future sends fail with their value instead of waiting forever.
+    pub(crate) fn release_receiver(&self) {
+        if self.counter.release_receiver() {
+            self.close_flavor();
+        }
+    }
+
+    /// Whether sends fail now (closed, or every receiver gone).
+    pub(crate) fn is_closed_for_sending(&self) -> bool {
+        match &self.flavor {
+            Flavor::Array(array) => array.is_closed(),
+            Flavor::Zero(zero) => zero.is_closed(),
+        }
+    }
+
+    /// Values in the buffer (always 0 unbuffered).
+    pub(crate) fn len(&self) -> usize {
+        match &self.flavor {
+            Flavor::Array(array) => array.len(),
+            Flavor::Zero(_) => 0,
+        }
+    }
+
+    /// The capacity (0 unbuffered).
+    pub(crate) fn capacity(&self) -> usize {
+        match &self.flavor {
+            Flavor::Array(array) => array.capacity(),
+            Flavor::Zero(_) => 0,
+        }
+    }
+}
