@@ -70,51 +70,27 @@ macro_rules! __select_parse {
     };
 
     // recv(source) -> pattern => body
-    ($biased:tt; ($($arms:tt)*); $fallback:tt; recv($source:expr) -> $pattern:pat => $body:block $(,)? $($rest:tt)*) => {
-        $crate::__select_parse!($biased; ($($arms)* [__arm __source ($source) RecvArm (__arm.received()) ($pattern) $body]); $fallback; $($rest)*)
-    };
-    ($biased:tt; ($($arms:tt)*); $fallback:tt; recv($source:expr) -> $pattern:pat => $body:expr, $($rest:tt)*) => {
-        $crate::__select_parse!($biased; ($($arms)* [__arm __source ($source) RecvArm (__arm.received()) ($pattern) $body]); $fallback; $($rest)*)
-    };
-    ($biased:tt; ($($arms:tt)*); $fallback:tt; recv($source:expr) -> $pattern:pat => $body:expr) => {
-        $crate::__select_parse!($biased; ($($arms)* [__arm __source ($source) RecvArm (__arm.received()) ($pattern) $body]); $fallback;)
+    ($biased:tt; $arms:tt; $fallback:tt; recv($source:expr) -> $pattern:pat => $($rest:tt)*) => {
+        $crate::__select_body!((@arm $biased; $arms; $fallback; [__arm __source ($source) RecvArm (__arm.received()) ($pattern)]) $($rest)*)
     };
     ($biased:tt; $arms:tt; $fallback:tt; recv($source:expr) => $($rest:tt)*) => {
         $crate::__select_parse!($biased; $arms; $fallback; recv($source) -> _ => $($rest)*)
     };
 
     // send(source, value) -> pattern => body
-    ($biased:tt; ($($arms:tt)*); $fallback:tt; send($source:expr, $value:expr) -> $pattern:pat => $body:block $(,)? $($rest:tt)*) => {
-        $crate::__select_parse!($biased; ($($arms)* [__arm __source ($source) SendArm (__arm.complete($value)) ($pattern) $body]); $fallback; $($rest)*)
-    };
-    ($biased:tt; ($($arms:tt)*); $fallback:tt; send($source:expr, $value:expr) -> $pattern:pat => $body:expr, $($rest:tt)*) => {
-        $crate::__select_parse!($biased; ($($arms)* [__arm __source ($source) SendArm (__arm.complete($value)) ($pattern) $body]); $fallback; $($rest)*)
-    };
-    ($biased:tt; ($($arms:tt)*); $fallback:tt; send($source:expr, $value:expr) -> $pattern:pat => $body:expr) => {
-        $crate::__select_parse!($biased; ($($arms)* [__arm __source ($source) SendArm (__arm.complete($value)) ($pattern) $body]); $fallback;)
+    ($biased:tt; $arms:tt; $fallback:tt; send($source:expr, $value:expr) -> $pattern:pat => $($rest:tt)*) => {
+        $crate::__select_body!((@arm $biased; $arms; $fallback; [__arm __source ($source) SendArm (__arm.complete($value)) ($pattern)]) $($rest)*)
     };
     ($biased:tt; $arms:tt; $fallback:tt; send($source:expr, $value:expr) => $($rest:tt)*) => {
         $crate::__select_parse!($biased; $arms; $fallback; send($source, $value) -> _ => $($rest)*)
     };
 
     // default => body, default(timeout) => body (at most one)
-    ($biased:tt; $arms:tt; (); default => $body:block $(,)? $($rest:tt)*) => {
-        $crate::__select_parse!($biased; $arms; (($crate::__select::Mode::NonBlocking) $body); $($rest)*)
+    ($biased:tt; $arms:tt; (); default => $($rest:tt)*) => {
+        $crate::__select_body!((@fallback $biased; $arms; ($crate::__select::Mode::NonBlocking)) $($rest)*)
     };
-    ($biased:tt; $arms:tt; (); default => $body:expr, $($rest:tt)*) => {
-        $crate::__select_parse!($biased; $arms; (($crate::__select::Mode::NonBlocking) $body); $($rest)*)
-    };
-    ($biased:tt; $arms:tt; (); default => $body:expr) => {
-        $crate::__select_parse!($biased; $arms; (($crate::__select::Mode::NonBlocking) $body);)
-    };
-    ($biased:tt; $arms:tt; (); default($timeout:expr) => $body:block $(,)? $($rest:tt)*) => {
-        $crate::__select_parse!($biased; $arms; (($crate::__select::Mode::Timeout($timeout)) $body); $($rest)*)
-    };
-    ($biased:tt; $arms:tt; (); default($timeout:expr) => $body:expr, $($rest:tt)*) => {
-        $crate::__select_parse!($biased; $arms; (($crate::__select::Mode::Timeout($timeout)) $body); $($rest)*)
-    };
-    ($biased:tt; $arms:tt; (); default($timeout:expr) => $body:expr) => {
-        $crate::__select_parse!($biased; $arms; (($crate::__select::Mode::Timeout($timeout)) $body);)
+    ($biased:tt; $arms:tt; (); default($timeout:expr) => $($rest:tt)*) => {
+        $crate::__select_body!((@fallback $biased; $arms; ($crate::__select::Mode::Timeout($timeout))) $($rest)*)
     };
     ($biased:tt; $arms:tt; ($($fallback:tt)+); default $($rest:tt)*) => {
         ::core::compile_error!("select!: at most one `default` arm")
@@ -126,6 +102,31 @@ macro_rules! __select_parse {
             "`default => body` or `default(timeout) => body`, found: ",
             ::core::stringify!($($rest)+)
         ))
+    };
+}
+
+/// Splits one arm's body (a block, with or without a comma, or an expression and a comma)
+/// from the arms after it, and hands both back to `__select_parse`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __select_body {
+    (($($head:tt)*) $body:block, $($rest:tt)*) => {
+        $crate::__select_body!(@done ($($head)*) ($body) $($rest)*)
+    };
+    (($($head:tt)*) $body:block $($rest:tt)*) => {
+        $crate::__select_body!(@done ($($head)*) ($body) $($rest)*)
+    };
+    (($($head:tt)*) $body:expr, $($rest:tt)*) => {
+        $crate::__select_body!(@done ($($head)*) ($body) $($rest)*)
+    };
+    (($($head:tt)*) $body:expr) => {
+        $crate::__select_body!(@done ($($head)*) ($body))
+    };
+    (@done (@arm $biased:tt; ($($arms:tt)*); $fallback:tt; [$($arm:tt)*]) ($body:expr) $($rest:tt)*) => {
+        $crate::__select_parse!($biased; ($($arms)* [$($arm)* $body]); $fallback; $($rest)*)
+    };
+    (@done (@fallback $biased:tt; $arms:tt; ($mode:expr)) ($body:expr) $($rest:tt)*) => {
+        $crate::__select_parse!($biased; $arms; (($mode) $body); $($rest)*)
     };
 }
 
