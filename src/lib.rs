@@ -3,16 +3,24 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
-pub(crate) mod runtime;
-
 mod chan;
+mod diag;
+mod macros;
+pub(crate) mod runtime;
 mod select;
 
 pub use chan::{
     chan, CloseError, IntoIter, Iter, Receiver, RecvError, RecvTimeoutError, SendError,
     SendTimeoutError, Sender, TryIter, TryRecvError, TrySendError,
 };
-pub use runtime::g::WaitReason;
+pub use diag::metrics::{metrics, Metrics};
+pub use runtime::config::{Config, ConfigError};
+pub use runtime::g::{GState, WaitReason};
+pub use runtime::join::{JoinError, JoinHandle};
+pub use runtime::procs::{maxprocs, set_maxprocs, MaxProcsError};
+pub use runtime::sched::MAX_PROCS;
+pub use runtime::spawn::{spawn, Builder};
+pub use runtime::{current, num_goroutines, run, sleep, yield_now, Goroutine};
 #[doc(hidden)]
 pub use select::private as __select;
 pub use select::{Select, SelectedOperation};

@@ -13,7 +13,7 @@ use gort::{chan, CloseError, RecvError, SendError, TryRecvError, TrySendError};
 /// Gives spawned parties time to reach their park. Only makes the "blocked" path likely:
 /// every assertion below holds whether or not they got there.
 fn let_them_block() {
-    std::thread::sleep(Duration::from_millis(20));
+    common::pause(Duration::from_millis(20));
 }
 
 both! {

@@ -140,7 +140,7 @@ both! {
                                 Err(error) => {
                                     assert!(error.is_full());
                                     value = error.into_inner();
-                                    std::thread::yield_now();
+                                    common::yield_now();
                                 }
                             }
                         }

@@ -215,7 +215,7 @@ both! {
                     send(out_tx, 7) -> res => res,
                 }
             });
-            std::thread::sleep(SHORT); // makes the parked path likely; not needed for correctness
+            common::pause(SHORT); // makes the parked path likely; not needed for correctness
             tx.close().unwrap();
             assert_eq!(selector.join(), Err(RecvError));
             drop(_out_rx);
@@ -272,7 +272,7 @@ both! {
                 go(move || rx.recv())
             };
             if capacity == 0 {
-                std::thread::sleep(SHORT); // let the receiver wait, so the arm claims it
+                common::pause(SHORT); // let the receiver wait, so the arm claims it
             }
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 select! {

@@ -94,6 +94,9 @@ fn sends_that_time_out_keep_their_value(capacity: usize) {
                             break;
                         }
                         timeouts += 1;
+                        // A zero timeout never parks: let the receivers run (goroutines are
+                        // not preempted).
+                        common::yield_now();
                     }
                 }
                 timeouts

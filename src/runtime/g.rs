@@ -85,3 +85,219 @@ impl std::fmt::Display for WaitReason {
         f.write_str(self.as_str())
     }
 }
+
+/// A goroutine's state, as the scheduler and a dump see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GState {
+    /// In a run queue, waiting for an M to run it. Nobody owns its stack.
+    Runnable,
+    /// Running on an M, which owns its stack.
+    Running,
+    /// Parked until something unparks it; nobody owns its stack.
+    Waiting(WaitReason),
+    /// Inside `gort::blocking`: running on an M that has given up its P.
+    Syscall,
+    /// Finished; its stack is back in the pool.
+    Dead,
+}
+
+const STATUS_RUNNABLE: u32 = 0;
+const STATUS_RUNNING: u32 = 1;
+const STATUS_WAITING: u32 = 2;
+const STATUS_SYSCALL: u32 = 3;
+const STATUS_DEAD: u32 = 4;
+
+impl GState {
+    fn encode(self) -> u32 {
+        match self {
+            GState::Runnable => STATUS_RUNNABLE,
+            GState::Running => STATUS_RUNNING,
+            GState::Waiting(reason) => STATUS_WAITING | (reason as u32) << 8,
+            GState::Syscall => STATUS_SYSCALL,
+            GState::Dead => STATUS_DEAD,
+        }
+    }
+
+    fn decode(word: u32) -> GState {
+        match word & 0xff {
+            STATUS_RUNNABLE => GState::Runnable,
+            STATUS_RUNNING => GState::Running,
+            STATUS_WAITING => GState::Waiting(WaitReason::from_index(word >> 8)),
+            STATUS_SYSCALL => GState::Syscall,
+            _ => GState::Dead,
+        }
+    }
+}
+
+impl WaitReason {
+    const ALL: [WaitReason; 16] = [
+        WaitReason::ChanSend,
+        WaitReason::ChanRecv,
+        WaitReason::Select,
+        WaitReason::Sleep,
+        WaitReason::Join,
+        WaitReason::Mutex,
+        WaitReason::RwLockRead,
+        WaitReason::RwLockWrite,
+        WaitReason::WaitGroup,
+        WaitReason::Condvar,
+        WaitReason::Semaphore,
+        WaitReason::Once,
+        WaitReason::Barrier,
+        WaitReason::IoRead,
+        WaitReason::IoWrite,
+        WaitReason::Park,
+    ];
+
+    fn from_index(index: u32) -> WaitReason {
+        WaitReason::ALL
+            .get(index as usize)
+            .copied()
+            .unwrap_or(WaitReason::Park)
+    }
+}
+
+use std::cell::UnsafeCell;
+use std::panic::Location;
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
+
+use super::clock;
+use super::coro::{GCoroutine, Yielder};
+use super::entry::EntrySlot;
+use super::join::JoinSlot;
+use super::stack::StackBounds;
+
+/// A shared reference to a G. A run-queue entry is one of these.
+pub(crate) type GRef = Arc<G>;
+
+/// What the right to run a G gives access to.
+pub(crate) enum GBody {
+    /// Spawned, not yet run: no stack yet, only the closure.
+    NotStarted(EntrySlot),
+    /// Has run at least once: the coroutine owns a stack, whose bounds the overflow handler
+    /// needs while the G runs.
+    Started(GCoroutine, StackBounds),
+    /// Finished: the stack went back to the pool.
+    Finished,
+}
+
+/// `park_state`: no token, the G is running or about to park.
+pub(crate) const PARK_EMPTY: u8 = 0;
+/// `park_state`: an unpark arrived while the G was not parked; its next park returns at once.
+pub(crate) const PARK_NOTIFIED: u8 = 1;
+/// `park_state`: the G is parked; the unpark that swaps this to `PARK_EMPTY` must queue it.
+pub(crate) const PARK_PARKED: u8 = 2;
+
+/// A goroutine's header.
+pub(crate) struct G {
+    /// Unique for the life of the process, never reused.
+    pub(crate) id: u64,
+    /// The name given with `Builder::name`, if any.
+    pub(crate) name: Option<Box<str>>,
+    /// Where `go!`/`spawn` was called.
+    pub(crate) spawn_site: &'static Location<'static>,
+    /// The id of the goroutine that spawned this one (0: a plain thread).
+    pub(crate) parent: u64,
+    /// Requested usable stack size in bytes.
+    pub(crate) stack_size: usize,
+    /// Coarse nanoseconds at spawn.
+    pub(crate) spawned_at: u64,
+    /// Packed [`GState`]. Written by the G's current owner only; read by anyone (dumps).
+    status: AtomicU32,
+    /// Coarse nanoseconds at the last status change; same rules as `status`.
+    status_since: AtomicU64,
+    /// The park token: `PARK_EMPTY`, `PARK_NOTIFIED` or `PARK_PARKED` (see `park.rs`).
+    pub(crate) park_state: AtomicU8,
+    /// Which shard of the live-G registry holds this G, and at which slot.
+    pub(crate) registry_slot: AtomicU64,
+    /// Where the G leaves its result for its `JoinHandle`.
+    pub(crate) join: JoinSlot,
+    /// The running coroutine's yielder (its address on the G's own stack), set by the G when
+    /// it first runs and read only by the G itself to suspend.
+    pub(crate) yielder: AtomicPtr<Yielder>,
+    /// The coroutine. Touched only by the holder of the right to run the G (a run-queue entry
+    /// popped by an M, see the module docs): never by two threads at once.
+    body: UnsafeCell<GBody>,
+}
+
+// SAFETY: all shared fields are atomics or immutable after construction. `body` holds the
+// coroutine, which is `!Send` only because corosensei cannot prove what lives on its stack: the
+// entry closure is `Send + 'static` (spawn's bounds), and `body` is accessed only by the single
+// thread that holds the right to run the G (the run-queue protocol in `m.rs` and `park.rs`).
+unsafe impl Send for G {}
+// SAFETY: see `Send`: `body` is never accessed through a shared reference by two threads at
+// once; everything else is atomic or read-only.
+unsafe impl Sync for G {}
+
+impl G {
+    pub(crate) fn new(
+        id: u64,
+        name: Option<Box<str>>,
+        spawn_site: &'static Location<'static>,
+        parent: u64,
+        stack_size: usize,
+        entry: EntrySlot,
+    ) -> G {
+        let now = clock::coarse_nanos();
+        G {
+            id,
+            name,
+            spawn_site,
+            parent,
+            stack_size,
+            spawned_at: now,
+            status: AtomicU32::new(STATUS_RUNNABLE),
+            status_since: AtomicU64::new(now),
+            park_state: AtomicU8::new(PARK_EMPTY),
+            registry_slot: AtomicU64::new(u64::MAX),
+            join: JoinSlot::new(),
+            yielder: AtomicPtr::new(std::ptr::null_mut()),
+            body: UnsafeCell::new(GBody::NotStarted(entry)),
+        }
+    }
+
+    /// The current state (a snapshot).
+    pub(crate) fn state(&self) -> GState {
+        GState::decode(self.status.load(Ordering::Relaxed))
+    }
+
+    /// Coarse nanoseconds at which the G entered its current state.
+    pub(crate) fn state_since(&self) -> u64 {
+        self.status_since.load(Ordering::Relaxed)
+    }
+
+    /// Records a state change. Only the G's current owner calls this.
+    pub(crate) fn set_state(&self, state: GState) {
+        self.status.store(state.encode(), Ordering::Relaxed);
+        self.status_since
+            .store(clock::coarse_nanos(), Ordering::Relaxed);
+    }
+
+    /// Records a state change without reading the clock (the yield path, where the time in
+    /// `Runnable` is too short to matter and a clock read would double the switch cost).
+    pub(crate) fn set_state_untimed(&self, state: GState) {
+        self.status.store(state.encode(), Ordering::Relaxed);
+    }
+
+    /// The G's body.
+    ///
+    /// # Safety
+    /// The caller holds the right to run this G (it popped it from a run queue, or it is the
+    /// G itself running), so no other thread touches the body until the right is handed on.
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn body(&self) -> &mut GBody {
+        // SAFETY: exclusive access is the caller's obligation (see `# Safety`).
+        unsafe { &mut *self.body.get() }
+    }
+}
+
+impl std::fmt::Debug for G {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("G")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("state", &self.state())
+            .finish()
+    }
+}

@@ -13,39 +13,311 @@
 //! - Nothing calls `Unparker::unpark` while holding a lock that the woken side takes before it
 //!   can re-check (it would only cost a wasted switch, but keep wake-ups outside locks).
 
+//!
+//! # How a G parks (the token protocol on `G::park_state`)
+//! - `park`: a token (`NOTIFIED`) is consumed and `park` returns at once. Otherwise the G
+//!   records `Waiting(reason)` and switches to its M, which commits the park on its own stack
+//!   with `EMPTY → PARKED`. If that CAS fails, an unpark arrived in between and left a token:
+//!   the M resumes the G at once. A G is never queued while it still runs on its stack.
+//! - `unpark`: `EMPTY → NOTIFIED` (the G is running: leave a token), `NOTIFIED` (nothing to
+//!   do), or `PARKED → EMPTY`, and then the winner of that CAS, and only it, queues the G
+//!   (in `runnext` of the unparker's P: the woken G runs next, Go's hand-off).
+//! - Orderings: the unparker's writes before `unpark` (a value put in a channel slot)
+//!   happen-before the G's reads after `park` returns: the CAS that takes the token or queues
+//!   the G is Release, the consuming CAS and the run-queue pop are Acquire.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Instant;
 
-use super::g::WaitReason;
+use super::coro::{self, Switch};
+use super::g::{GRef, GState, WaitReason, G, PARK_EMPTY, PARK_NOTIFIED, PARK_PARKED};
+use super::m::current_g;
+use super::timer::{self, TimerAction};
 
 /// Blocks the caller until it is unparked (see the module contract).
 pub(crate) fn park(reason: WaitReason) {
-    let _ = reason;
-    std::thread::park();
+    match current_g() {
+        Some(g) => park_g(g, reason),
+        None => std::thread::park(),
+    }
 }
 
 /// Blocks the caller until it is unparked or `deadline` has passed.
 pub(crate) fn park_until(reason: WaitReason, deadline: Instant) {
-    let _ = reason;
-    let now = Instant::now();
-    if deadline > now {
-        std::thread::park_timeout(deadline - now);
+    match current_g() {
+        Some(g) => {
+            if take_token(g) || Instant::now() >= deadline {
+                return;
+            }
+            let handle = timer::add(deadline, TimerAction::Unpark(Unparker::for_g(g)));
+            park_g(g, reason);
+            handle.cancel();
+        }
+        None => {
+            let now = Instant::now();
+            if deadline > now {
+                std::thread::park_timeout(deadline - now);
+            }
+        }
+    }
+}
+
+fn take_token(g: &G) -> bool {
+    g.park_state
+        .compare_exchange(
+            PARK_NOTIFIED,
+            PARK_EMPTY,
+            Ordering::Acquire,
+            Ordering::Relaxed,
+        )
+        .is_ok()
+}
+
+fn park_g(g: &G, reason: WaitReason) {
+    if take_token(g) {
+        return;
+    }
+    g.set_state(GState::Waiting(reason));
+    coro::suspend(g, Switch::Park);
+}
+
+/// Switches the running G to the back of its P's queue (or yields the thread).
+pub(crate) fn yield_now() {
+    match current_g() {
+        Some(g) => coro::suspend(g, Switch::Yield),
+        None => std::thread::yield_now(),
     }
 }
 
 /// Wakes one parked goroutine or thread; see the module contract.
 #[derive(Clone, Debug)]
 pub(crate) struct Unparker {
-    thread: std::thread::Thread,
+    target: Target,
+}
+
+#[derive(Clone, Debug)]
+enum Target {
+    Goroutine(GRef),
+    Thread(std::thread::Thread),
 }
 
 impl Unparker {
     /// The unparker of the calling goroutine (or plain thread).
     pub(crate) fn current() -> Unparker {
-        Unparker { thread: std::thread::current() }
+        match current_g() {
+            Some(g) => Unparker::for_g(g),
+            None => Unparker {
+                target: Target::Thread(std::thread::current()),
+            },
+        }
     }
 
-    /// Makes the target runnable again, or leaves it a token if it is not parked yet.
+    fn for_g(g: &G) -> Unparker {
+        let raw = g as *const G;
+        // SAFETY: every G is allocated in an `Arc` (spawn), and the caller's `&G` proves a
+        // strong reference is alive, so adding one and rebuilding an `Arc` from the pointer
+        // is sound.
+        let g = unsafe {
+            Arc::increment_strong_count(raw);
+            Arc::from_raw(raw)
+        };
+        Unparker {
+            target: Target::Goroutine(g),
+        }
+    }
+
+    /// Makes the target runnable again, or leaves it a token if it is not parked yet. A
+    /// woken goroutine runs next on the caller's P (a hand-off).
     pub(crate) fn unpark(&self) {
-        self.thread.unpark();
+        match &self.target {
+            Target::Goroutine(g) => unpark_g(g, true),
+            Target::Thread(t) => t.unpark(),
+        }
+    }
+
+    /// As `unpark`, but a woken goroutine joins the back of the run queue: for wake-ups in
+    /// batches (timers), which must keep their order.
+    pub(crate) fn unpark_in_order(&self) {
+        match &self.target {
+            Target::Goroutine(g) => unpark_g(g, false),
+            Target::Thread(t) => t.unpark(),
+        }
+    }
+}
+
+fn unpark_g(g: &GRef, next: bool) {
+    let mut state = g.park_state.load(Ordering::Acquire);
+    loop {
+        match state {
+            PARK_EMPTY => match g.park_state.compare_exchange_weak(
+                PARK_EMPTY,
+                PARK_NOTIFIED,
+                Ordering::Release,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return,
+                Err(now) => state = now,
+            },
+            PARK_PARKED => match g.park_state.compare_exchange_weak(
+                PARK_PARKED,
+                PARK_EMPTY,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    g.set_state(GState::Runnable);
+                    super::sched::ready(g.clone(), next);
+                    return;
+                }
+                Err(now) => state = now,
+            },
+            _ => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, AtomicUsize};
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    /// A one-slot mailbox: the waiter parks until a flag is set; unparkers come from threads
+    /// and goroutines, before and after the park.
+    #[test]
+    fn an_unpark_before_the_park_is_not_lost() {
+        for _ in 0..2_000 {
+            let flag = Arc::new(AtomicBool::new(false));
+            let slot: Arc<Mutex<Option<Unparker>>> = Arc::new(Mutex::new(None));
+            let (f, s) = (flag.clone(), slot.clone());
+            let waiter = crate::spawn(move || {
+                *s.lock().unwrap() = Some(Unparker::current());
+                while !f.load(Ordering::Acquire) {
+                    park(WaitReason::Park);
+                }
+            });
+            let unparker = loop {
+                if let Some(u) = slot.lock().unwrap().take() {
+                    break u;
+                }
+                std::thread::yield_now();
+            };
+            flag.store(true, Ordering::Release);
+            unparker.unpark();
+            waiter.join().unwrap();
+        }
+    }
+
+    #[test]
+    fn a_wake_up_storm_loses_no_goroutine() {
+        const WAITERS: usize = 200;
+        const ROUNDS: usize = 50;
+        let counters: Arc<Vec<AtomicUsize>> =
+            Arc::new((0..WAITERS).map(|_| AtomicUsize::new(0)).collect());
+        let unparkers: Arc<Mutex<Vec<Option<Unparker>>>> =
+            Arc::new(Mutex::new(vec![None; WAITERS]));
+        let mut handles = Vec::new();
+        for i in 0..WAITERS {
+            let (c, u) = (counters.clone(), unparkers.clone());
+            handles.push(crate::spawn(move || {
+                u.lock().unwrap()[i] = Some(Unparker::current());
+                // Each round: wait until an unparker has bumped our counter past the round.
+                for round in 1..=ROUNDS {
+                    while c[i].load(Ordering::Acquire) < round {
+                        park(WaitReason::Park);
+                    }
+                }
+            }));
+        }
+        let all: Vec<Unparker> = loop {
+            let v = unparkers.lock().unwrap();
+            if v.iter().all(Option::is_some) {
+                break v.iter().map(|u| u.clone().unwrap()).collect();
+            }
+            drop(v);
+            std::thread::yield_now();
+        };
+        // Half the waking comes from plain threads, half from goroutines, interleaved.
+        let all = Arc::new(all);
+        let mut wakers = Vec::new();
+        for half in 0..2 {
+            let (all, counters) = (all.clone(), counters.clone());
+            let body = move || {
+                for _ in 0..ROUNDS {
+                    for i in (half..WAITERS).step_by(2) {
+                        counters[i].fetch_add(1, Ordering::Release);
+                        all[i].unpark();
+                        all[i].unpark(); // a second unpark is harmless
+                    }
+                }
+            };
+            if half == 0 {
+                wakers.push(std::thread::spawn(body));
+            } else {
+                let g = crate::spawn(body);
+                wakers.push(std::thread::spawn(move || g.join().unwrap()));
+            }
+        }
+        for w in wakers {
+            w.join().unwrap();
+        }
+        for h in handles {
+            h.join().unwrap();
+        }
+    }
+
+    #[test]
+    fn park_until_returns_at_the_deadline() {
+        let took = crate::spawn(|| {
+            let start = Instant::now();
+            park_until(WaitReason::Sleep, start + Duration::from_millis(10));
+            start.elapsed()
+        })
+        .join()
+        .unwrap();
+        assert!(took >= Duration::from_millis(10));
+        // And on a plain thread.
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(5) {
+            park_until(WaitReason::Sleep, start + Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn a_parked_goroutine_records_why() {
+        let slot: Arc<Mutex<Option<(Unparker, GRef)>>> = Arc::new(Mutex::new(None));
+        let s = slot.clone();
+        let go = Arc::new(AtomicBool::new(false));
+        let go2 = go.clone();
+        let h = crate::spawn(move || {
+            let g = current_g().unwrap();
+            // SAFETY: every G lives in an Arc and this one is running, so it is alive.
+            let gref = unsafe {
+                Arc::increment_strong_count(g as *const G);
+                Arc::from_raw(g as *const G)
+            };
+            *s.lock().unwrap() = Some((Unparker::current(), gref));
+            while !go2.load(Ordering::Acquire) {
+                park(WaitReason::ChanRecv);
+            }
+        });
+        let (u, g) = loop {
+            if let Some(x) = slot.lock().unwrap().take() {
+                break x;
+            }
+            std::thread::yield_now();
+        };
+        while g.state() != GState::Waiting(WaitReason::ChanRecv) {
+            std::thread::yield_now();
+        }
+        go.store(true, Ordering::Release);
+        u.unpark();
+        h.join().unwrap();
+        // The M marks the G dead just after `join` can return: wait for it.
+        while g.state() != GState::Dead {
+            std::thread::yield_now();
+        }
     }
 }

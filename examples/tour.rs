@@ -1,0 +1,132 @@
+//! A short guided run through gort: `cargo run --release --example tour`.
+//!
+//! Each step prints what it shows and what it measured on this machine.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gort::go;
+
+fn step(title: &str) {
+    println!("\n== {title}");
+}
+
+fn main() {
+    println!("gort tour: Go's runtime model in Rust");
+    println!(
+        "maxprocs = {} (GOMAXPROCS; set GORT_MAXPROCS to change)",
+        gort::maxprocs()
+    );
+
+    step("1. go! and join");
+    let h = go!(|| (1..=10u64).product::<u64>());
+    println!("a goroutine computed 10! = {}", h.join().unwrap());
+    let named = go!(gort::Builder::new().name("greeter"), || {
+        let me = gort::current().unwrap();
+        format!(
+            "hello from goroutine {} named {:?}",
+            me.id(),
+            me.name().unwrap()
+        )
+    });
+    println!("{}", named.join().unwrap());
+
+    step("2. a million goroutines");
+    let n = 1_000_000;
+    let done = Arc::new(AtomicUsize::new(0));
+    let d = done.clone();
+    let start = Instant::now();
+    gort::run(move || {
+        for _ in 0..n {
+            let d = d.clone();
+            go!(move || {
+                d.fetch_add(1, Ordering::Relaxed);
+            });
+        }
+        while d.load(Ordering::Relaxed) < n {
+            gort::yield_now();
+        }
+    });
+    let took = start.elapsed();
+    println!(
+        "spawned and finished {} goroutines in {:?} ({:.0} ns each)",
+        done.load(Ordering::Relaxed),
+        took,
+        took.as_nanos() as f64 / n as f64
+    );
+
+    step("3. switching between goroutines");
+    let old = gort::set_maxprocs(1).unwrap();
+    let switches = 1_000_000u32;
+    let start = Instant::now();
+    let a = go!(move || (0..switches / 2).for_each(|_| gort::yield_now()));
+    let b = go!(move || (0..switches / 2).for_each(|_| gort::yield_now()));
+    a.join().unwrap();
+    b.join().unwrap();
+    let took = start.elapsed();
+    println!(
+        "{switches} yields between two goroutines on one proc: {:.1} ns per switch",
+        took.as_nanos() as f64 / switches as f64
+    );
+    gort::set_maxprocs(old).unwrap();
+
+    step("4. GOMAXPROCS: the same CPU-bound job at 1..N procs");
+    let max = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for procs in 1..=max {
+        gort::set_maxprocs(procs).unwrap();
+        let start = Instant::now();
+        let hs: Vec<_> = (0..8).map(|i| go!(move || busy_work(i))).collect();
+        let sum: u64 = hs.into_iter().map(|h| h.join().unwrap()).sum();
+        println!(
+            "procs = {procs}: 8 CPU-bound goroutines in {:?} (checksum {sum})",
+            start.elapsed()
+        );
+    }
+    gort::set_maxprocs(old).unwrap();
+
+    step("5. the live-goroutine counter (runtime.NumGoroutine)");
+    let baseline = gort::num_goroutines();
+    let sleepers: Vec<_> = (0..10_000)
+        .map(|_| go!(|| gort::sleep(Duration::from_millis(200))))
+        .collect();
+    println!(
+        "baseline {baseline}, with 10,000 sleepers: {}",
+        gort::num_goroutines()
+    );
+    for h in sleepers {
+        h.join().unwrap();
+    }
+    println!(
+        "after they woke and were joined: {}",
+        gort::num_goroutines()
+    );
+    let m = gort::metrics();
+    println!(
+        "metrics: {} Ms started, {} steals moved {} goroutines",
+        m.threads, m.steals, m.stolen
+    );
+
+    step("6. a panic in a goroutine is caught by join (the runtime goes on)");
+    let h = go!(gort::Builder::new().name("doomed"), || -> u32 {
+        panic!("something went wrong")
+    });
+    match h.join() {
+        Ok(_) => unreachable!(),
+        Err(e) => println!("join returned an error: {e}"),
+    }
+    println!(
+        "and the runtime still works: {}",
+        go!(|| "yes").join().unwrap()
+    );
+}
+
+fn busy_work(seed: u64) -> u64 {
+    let mut x = seed + 1;
+    for _ in 0..20_000_000 {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+    }
+    x >> 60
+}

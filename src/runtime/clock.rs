@@ -1,0 +1,39 @@
+//! Clocks: a precise one for timers and a coarse one for state timestamps.
+//!
+//! Timer deadlines are kept as nanoseconds since [`epoch`] (an `Instant` taken when the clock
+//! is first used), so they fit in an atomic `u64`. G state timestamps use the kernel's coarse
+//! monotonic clock (a few ns to read, millisecond resolution): they are written on every park,
+//! and a dump only needs "waiting for 5m3s".
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+static EPOCH: OnceLock<Instant> = OnceLock::new();
+
+/// The instant that timer nanoseconds count from.
+pub(crate) fn epoch() -> Instant {
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// Nanoseconds from [`epoch`] to `t` (0 for instants before it).
+pub(crate) fn instant_to_nanos(t: Instant) -> u64 {
+    let nanos = t.saturating_duration_since(epoch()).as_nanos();
+    u64::try_from(nanos).unwrap_or(u64::MAX - 1)
+}
+
+/// Precise monotonic nanoseconds since [`epoch`].
+pub(crate) fn now_nanos() -> u64 {
+    instant_to_nanos(Instant::now())
+}
+
+/// Coarse monotonic nanoseconds (CLOCK_MONOTONIC_COARSE: cheap, ~1-4 ms resolution).
+pub(crate) fn coarse_nanos() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC_COARSE exists on every
+    // Linux gort supports, and clock_gettime writes only into `ts`.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
+    (ts.tv_sec as u64) * 1_000_000_000 + ts.tv_nsec as u64
+}

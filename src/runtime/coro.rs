@@ -1,0 +1,68 @@
+//! The only file that uses corosensei: create a G's coroutine, switch into it, switch out.
+//!
+//! A G's coroutine is created the first time an M runs it (so a spawned-but-not-started G
+//! costs no stack), on a stack from the P's cache. The coroutine body publishes its yielder
+//! in the G header, then runs the entry closure; the entry never unwinds out of the coroutine
+//! (spawn wraps it in `catch_unwind`).
+//!
+//! Switching out is always `suspend(g, Switch::…)` from the G's own stack; the M's `resume`
+//! returns the [`Switch`] and the M finishes the transition on its own stack (Go's `mcall`):
+//! a G is never made runnable elsewhere while it is still running on this stack.
+
+use corosensei::{Coroutine, CoroutineResult};
+
+use super::entry::EntrySlot;
+use super::g::G;
+use super::stack::Stack;
+
+/// Why a G gave control back to its M.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Switch {
+    /// `yield_now`: put me at the back of the run queue.
+    Yield,
+    /// `park`: I am waiting (my state says why); commit the park.
+    Park,
+}
+
+/// The coroutine type of every G.
+pub(crate) type GCoroutine = Coroutine<(), Switch, (), Stack>;
+
+/// The yielder type of every G.
+pub(crate) type Yielder = corosensei::Yielder<(), Switch>;
+
+/// Creates the coroutine for `g`, which will run `entry` on `stack`.
+pub(crate) fn create(g: &G, stack: Stack, mut entry: EntrySlot) -> GCoroutine {
+    let g_ptr = g as *const G as usize;
+    Coroutine::with_stack(stack, move |yielder: &Yielder, ()| {
+        // SAFETY: `g_ptr` points to the G being run: its M holds a reference to it for as
+        // long as the coroutine runs, so it is alive here.
+        let g = unsafe { &*(g_ptr as *const G) };
+        g.yielder.store(
+            yielder as *const Yielder as *mut Yielder,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        entry.run();
+    })
+}
+
+/// Runs `coroutine` until it switches out (`Some(why)`) or its entry returns (`None`; the
+/// caller then takes the stack back with `into_stack`).
+pub(crate) fn resume(coroutine: &mut GCoroutine) -> Option<Switch> {
+    match coroutine.resume(()) {
+        CoroutineResult::Yield(switch) => Some(switch),
+        CoroutineResult::Return(()) => None,
+    }
+}
+
+/// Switches from the running G back to its M, telling it why.
+///
+/// # Panics
+/// Panics if `g` has not started (it has no yielder), which would be a runtime bug.
+pub(crate) fn suspend(g: &G, why: Switch) {
+    let yielder = g.yielder.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(!yielder.is_null(), "gort: suspend outside a goroutine");
+    // SAFETY: the yielder lives on this G's own stack for as long as its coroutine body runs,
+    // and only the running G calls `suspend` (the caller is that G, see `park.rs`).
+    let yielder = unsafe { &*yielder };
+    yielder.suspend(why);
+}

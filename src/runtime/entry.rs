@@ -1,0 +1,143 @@
+//! A G's entry closure, stored inside the G header when it is small.
+//!
+//! Spawning should cost one allocation (the G). Most closures passed to `go!` capture a few
+//! handles, so a slot of `INLINE_BYTES` inside the header holds them without a `Box`; larger
+//! ones are boxed and the slot holds the box. The slot is type-erased: two function pointers,
+//! made for the closure's type at spawn, know how to run or drop what is stored.
+//!
+//! # Invariant
+//! `call` is `Some` exactly while the slot holds a live closure of the type `call` and `drop`
+//! were made for. Taking `call` transfers the closure out (it is read, then run); `Drop`
+//! drops a closure that never ran.
+
+use std::mem::{align_of, size_of, MaybeUninit};
+use std::ptr;
+
+/// Bytes available for a closure stored inline.
+const INLINE_BYTES: usize = 64;
+
+#[repr(C, align(16))]
+struct Storage([MaybeUninit<u8>; INLINE_BYTES]);
+
+/// A type-erased `FnOnce() + Send + 'static`.
+pub(crate) struct EntrySlot {
+    call: Option<unsafe fn(*mut Storage)>,
+    drop: unsafe fn(*mut Storage),
+    storage: Storage,
+}
+
+fn fits_inline<F>() -> bool {
+    size_of::<F>() <= INLINE_BYTES && align_of::<F>() <= align_of::<Storage>()
+}
+
+/// # Safety
+/// `p` holds a live `F` (inline), which the caller gives up.
+unsafe fn call_inline<F: FnOnce()>(p: *mut Storage) {
+    // SAFETY: the caller guarantees `p` holds a live F and gives it up to us.
+    let f = unsafe { ptr::read(p.cast::<F>()) };
+    f();
+}
+
+/// # Safety
+/// `p` holds a live `F` (inline), which the caller gives up.
+unsafe fn drop_inline<F>(p: *mut Storage) {
+    // SAFETY: as above.
+    unsafe { ptr::drop_in_place(p.cast::<F>()) };
+}
+
+/// # Safety
+/// `p` holds a live `Box<F>`, which the caller gives up.
+unsafe fn call_boxed<F: FnOnce()>(p: *mut Storage) {
+    // SAFETY: the caller guarantees `p` holds a live Box<F> and gives it up to us.
+    let f = unsafe { ptr::read(p.cast::<Box<F>>()) };
+    f();
+}
+
+/// # Safety
+/// `p` holds a live `Box<F>`, which the caller gives up.
+unsafe fn drop_boxed<F>(p: *mut Storage) {
+    // SAFETY: as above.
+    unsafe { ptr::drop_in_place(p.cast::<Box<F>>()) };
+}
+
+impl EntrySlot {
+    pub(crate) fn new<F: FnOnce() + Send + 'static>(f: F) -> EntrySlot {
+        let mut storage = Storage([MaybeUninit::uninit(); INLINE_BYTES]);
+        let p = &mut storage as *mut Storage;
+        if fits_inline::<F>() {
+            // SAFETY: `fits_inline` checked size and alignment; the storage is ours.
+            unsafe { ptr::write(p.cast::<F>(), f) };
+            EntrySlot {
+                call: Some(call_inline::<F>),
+                drop: drop_inline::<F>,
+                storage,
+            }
+        } else {
+            // SAFETY: a Box is pointer-sized and pointer-aligned, which always fits.
+            unsafe { ptr::write(p.cast::<Box<F>>(), Box::new(f)) };
+            EntrySlot {
+                call: Some(call_boxed::<F>),
+                drop: drop_boxed::<F>,
+                storage,
+            }
+        }
+    }
+
+    /// Runs the closure (once; later calls do nothing).
+    pub(crate) fn run(&mut self) {
+        if let Some(call) = self.call.take() {
+            // SAFETY: `call` was Some, so the slot holds the closure `call` was made for
+            // (the module invariant); taking `call` gives the closure up to it.
+            unsafe { call(&mut self.storage) };
+        }
+    }
+}
+
+impl Drop for EntrySlot {
+    fn drop(&mut self) {
+        if self.call.take().is_some() {
+            // SAFETY: the closure never ran, so the slot still holds it (module invariant).
+            unsafe { (self.drop)(&mut self.storage) };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    #[test]
+    fn small_and_large_closures_run_once_and_drop_once() {
+        let runs = Arc::new(AtomicUsize::new(0));
+        let small = {
+            let r = runs.clone();
+            move || {
+                r.fetch_add(1, Ordering::SeqCst);
+            }
+        };
+        let big_data = [1u64; 32];
+        let large = {
+            let r = runs.clone();
+            move || {
+                r.fetch_add(big_data.iter().sum::<u64>() as usize, Ordering::SeqCst);
+            }
+        };
+        let mut a = EntrySlot::new(small);
+        let mut b = EntrySlot::new(large);
+        a.run();
+        a.run();
+        b.run();
+        assert_eq!(runs.load(Ordering::SeqCst), 33);
+        // Never run: dropped, releasing what it captured.
+        let c = EntrySlot::new({
+            let r = runs.clone();
+            move || drop(r)
+        });
+        assert_eq!(Arc::strong_count(&runs), 2);
+        drop(c);
+        assert_eq!(Arc::strong_count(&runs), 1);
+        drop((a, b));
+    }
+}

@@ -1,0 +1,213 @@
+//! `JoinHandle`: waiting for a goroutine's result, from a goroutine or a plain thread.
+//!
+//! # The join protocol (`JoinSlot`, inside the G header)
+//! `state` has two bits: `DONE` (the result is written) and `WAITER` (a joiner has stored its
+//! unparker and is parking). The G writes `result`, then sets `DONE` (Release); if `WAITER`
+//! was already set it unparks the joiner. The joiner stores its unparker, then sets `WAITER`
+//! (Release); if `DONE` was already set it does not park. Whichever bit lands second sees the
+//! first (both are one atomic RMW on the same word), so a wake-up is never lost, and the
+//! joiner reads `result` only after seeing `DONE` (Acquire).
+
+use std::any::Any;
+use std::cell::UnsafeCell;
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use super::g::{GRef, WaitReason};
+use super::park::{self, Unparker};
+
+const DONE: u8 = 1;
+const WAITER: u8 = 2;
+
+/// A goroutine's result, type-erased (a `()` result costs no allocation).
+pub(crate) type AnyResult = std::thread::Result<Box<dyn Any + Send>>;
+
+/// Where a goroutine leaves its result for its `JoinHandle` (part of the G header).
+pub(crate) struct JoinSlot {
+    state: AtomicU8,
+    result: UnsafeCell<Option<AnyResult>>,
+    waiter: UnsafeCell<Option<Unparker>>,
+}
+
+// SAFETY: `result` is written once by the G before `DONE` and read once by the joiner after
+// `DONE`; `waiter` is written by the joiner before `WAITER` and read by the G after `WAITER`
+// (see the module docs). The result is `Send`.
+unsafe impl Sync for JoinSlot {}
+
+impl JoinSlot {
+    pub(crate) fn new() -> JoinSlot {
+        JoinSlot {
+            state: AtomicU8::new(0),
+            result: UnsafeCell::new(None),
+            waiter: UnsafeCell::new(None),
+        }
+    }
+
+    /// Called once by the finishing G.
+    pub(crate) fn complete(&self, result: AnyResult) {
+        // SAFETY: only the G writes `result`, once, and nobody reads it before `DONE`.
+        unsafe { *self.result.get() = Some(result) };
+        let prev = self.state.fetch_or(DONE, Ordering::AcqRel);
+        if prev & WAITER != 0 {
+            // SAFETY: the joiner wrote `waiter` before setting `WAITER`, which our AcqRel RMW
+            // observed, and it never touches `waiter` again.
+            if let Some(waiter) = unsafe { (*self.waiter.get()).as_ref() } {
+                waiter.unpark();
+            }
+        }
+    }
+
+    fn is_done(&self) -> bool {
+        self.state.load(Ordering::Acquire) & DONE != 0
+    }
+
+    /// Waits for `DONE` and takes the result. Called once, by the handle's owner.
+    fn wait(&self) -> AnyResult {
+        if !self.is_done() {
+            // SAFETY: only the (single) joiner writes `waiter`, before setting `WAITER`.
+            unsafe { *self.waiter.get() = Some(Unparker::current()) };
+            let prev = self.state.fetch_or(WAITER, Ordering::AcqRel);
+            if prev & DONE == 0 {
+                while !self.is_done() {
+                    park::park(WaitReason::Join);
+                }
+            }
+        }
+        // SAFETY: `DONE` is set (Acquire above), so the G wrote `result` and is done with it.
+        unsafe { (*self.result.get()).take() }.expect("a goroutine's result is taken once")
+    }
+}
+
+/// An owned permission to join a goroutine (wait for it to finish and take its result).
+///
+/// Dropping the handle detaches the goroutine: it runs on (Go's fire-and-forget `go f()`).
+///
+/// ```
+/// let h = gort::go!(|| "done");
+/// assert!(h.id() > 0);
+/// assert_eq!(h.join().unwrap(), "done");
+/// ```
+pub struct JoinHandle<T> {
+    g: GRef,
+    result_type: PhantomData<fn() -> T>,
+}
+
+impl<T> JoinHandle<T> {
+    pub(crate) fn new(g: GRef) -> JoinHandle<T> {
+        JoinHandle {
+            g,
+            result_type: PhantomData,
+        }
+    }
+
+    /// Waits for the goroutine to finish and returns its result: `Err` if it panicked, with
+    /// the panic payload. From a goroutine this parks only the goroutine; from a plain thread
+    /// it blocks the thread.
+    ///
+    /// # Errors
+    /// [`JoinError`] if the goroutine panicked.
+    pub fn join(self) -> Result<T, JoinError>
+    where
+        T: 'static,
+    {
+        match self.g.join.wait() {
+            Ok(value) => Ok(*value
+                .downcast::<T>()
+                .expect("a goroutine's result has its JoinHandle's type")),
+            Err(payload) => Err(JoinError {
+                id: self.g.id,
+                name: self.g.name.as_deref().map(str::to_owned),
+                payload,
+            }),
+        }
+    }
+
+    /// Whether the goroutine has finished (its result is ready).
+    pub fn is_finished(&self) -> bool {
+        self.g.join.is_done()
+    }
+
+    /// The goroutine's id.
+    pub fn id(&self) -> u64 {
+        self.g.id
+    }
+
+    /// The goroutine's name, if it was given one.
+    pub fn name(&self) -> Option<&str> {
+        self.g.name.as_deref()
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("id", &self.g.id)
+            .field("name", &self.g.name)
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
+/// A goroutine panicked. Carries the panic payload and the goroutine's id and name.
+///
+/// ```
+/// let err = gort::go!(|| panic!("boom")).join().unwrap_err();
+/// assert_eq!(err.panic_message(), Some("boom"));
+/// ```
+pub struct JoinError {
+    id: u64,
+    name: Option<String>,
+    payload: Box<dyn Any + Send + 'static>,
+}
+
+impl JoinError {
+    /// The id of the goroutine that panicked.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Its name, if it had one.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// The panic message, when the payload is a string (as `panic!` makes it).
+    pub fn panic_message(&self) -> Option<&str> {
+        if let Some(s) = self.payload.downcast_ref::<&'static str>() {
+            Some(s)
+        } else {
+            self.payload.downcast_ref::<String>().map(String::as_str)
+        }
+    }
+
+    /// The panic payload, e.g. to re-raise it with `std::panic::resume_unwind`.
+    pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
+        self.payload
+    }
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "goroutine {}", self.id)?;
+        if let Some(name) = &self.name {
+            write!(f, " {name:?}")?;
+        }
+        match self.panic_message() {
+            Some(msg) => write!(f, " panicked: {msg}"),
+            None => write!(f, " panicked"),
+        }
+    }
+}
+
+impl fmt::Debug for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinError")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("message", &self.panic_message())
+            .finish()
+    }
+}
+
+impl std::error::Error for JoinError {}

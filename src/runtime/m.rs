@@ -1,0 +1,250 @@
+//! The M: an OS worker thread. It holds a P while it runs Gs, and loops
+//! `find_runnable → execute` forever; with nothing to do it gives its P back and sleeps.
+//!
+//! # Thread-local state and migrating Gs
+//! The M keeps the P it holds and the G it runs in two thread-locals. A G's code reads them
+//! (to park, to ready another G, to spawn) — but a G can move to another M at any switch. So
+//! they are read only through the `#[inline(never)]` accessors below, which compute the
+//! thread-local's address afresh on every call: no caller can carry a thread-local address
+//! across a switch that the compiler cannot see (corosensei's switch is inline assembly).
+//!
+//! # The M↔P association
+//! `MLocal::p` is `Some` exactly when this M holds a P, and `CURRENT_P` mirrors it. An M runs
+//! Gs only while holding a P; it may exist without one (asleep in the idle list, or — with the
+//! syscall handoff — inside a blocking call).
+
+use std::cell::Cell;
+use std::io;
+use std::ptr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use super::coro::{self, Switch};
+use super::g::{GBody, GRef, GState, G, PARK_EMPTY, PARK_NOTIFIED, PARK_PARKED};
+use super::overflow;
+use super::p::P;
+use super::sched::{MHandle, Sched};
+
+thread_local! {
+    static CURRENT_P: Cell<*const P> = const { Cell::new(ptr::null()) };
+    static CURRENT_G: Cell<*const G> = const { Cell::new(ptr::null()) };
+}
+
+/// The P held by the calling thread's M, if it is an M holding one.
+#[inline(never)]
+pub(crate) fn current_p() -> Option<&'static P> {
+    let p = CURRENT_P.with(|c| c.get());
+    // SAFETY: a non-null CURRENT_P points into the scheduler's P table, which lives in a
+    // static and never drops a P, so the reference is valid for 'static.
+    unsafe { p.as_ref() }
+}
+
+/// The G running on the calling thread, if the caller is a goroutine.
+#[inline(never)]
+pub(crate) fn current_g() -> Option<&'static G> {
+    let g = CURRENT_G.with(|c| c.get());
+    // SAFETY: CURRENT_G is set by `execute` to a G it holds a reference to, for exactly as
+    // long as that G runs on this thread; the caller is that G, so the G outlives the call.
+    // The 'static is a white lie the callers keep: they never hold it past their own return.
+    unsafe { g.as_ref() }
+}
+
+/// Whether the caller runs inside a goroutine.
+pub(crate) fn in_goroutine() -> bool {
+    current_g().is_some()
+}
+
+/// What the M's loop owns.
+pub(crate) struct MLocal {
+    pub(crate) handle: Arc<MHandle>,
+    /// The P this M holds (see the module docs).
+    pub(crate) p: Option<&'static P>,
+    /// Counted in `Sched::nmspinning`.
+    pub(crate) spinning: bool,
+    /// Schedule ticks, for the 1-in-61 global queue check.
+    pub(crate) tick: u32,
+    /// Consecutive Gs taken from `runnext`, bounded so two Gs handing off to each other cannot
+    /// starve the rest of the queue.
+    pub(crate) runnext_streak: u32,
+    /// xorshift state for picking steal victims.
+    pub(crate) rng: u32,
+}
+
+impl MLocal {
+    pub(crate) fn acquire_p(&mut self, p: &'static P) {
+        CURRENT_P.with(|c| c.set(p));
+        self.p = Some(p);
+    }
+
+    pub(crate) fn release_p(&mut self) -> Option<&'static P> {
+        CURRENT_P.with(|c| c.set(ptr::null()));
+        self.p.take()
+    }
+
+    pub(crate) fn next_random(&mut self) -> u32 {
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.rng = x;
+        x
+    }
+}
+
+/// Starts a new M thread holding `p`.
+pub(crate) fn spawn_m(s: &Sched, p: &'static P, spinning: bool) -> io::Result<()> {
+    let handle = s.new_m();
+    let h2 = handle.clone();
+    let thread = std::thread::Builder::new()
+        .name(format!("gort-m{}", handle.id))
+        .spawn(move || m_main(h2, p, spinning))?;
+    // A handoff can only reach this M through the idle list, which it enters only after
+    // this point, so it always has its thread handle by then.
+    let _ = handle.thread.set(thread.thread().clone());
+    Ok(())
+}
+
+/// Reports that the runtime could not start a worker thread.
+pub(crate) fn report_thread_error(e: &io::Error) {
+    eprintln!("gort: could not start a worker thread (M): {e}; running with fewer threads");
+}
+
+fn m_main(handle: Arc<MHandle>, p: &'static P, spinning: bool) {
+    let _ = handle.thread.set(std::thread::current());
+    if let Err(e) = overflow::ensure_altstack() {
+        eprintln!(
+            "gort: no signal stack for worker thread: a stack overflow will not be reported: {e}"
+        );
+    }
+    let seed = (handle.id as u32).wrapping_mul(0x9E37_79B9) | 1;
+    let mut m = MLocal {
+        handle,
+        p: None,
+        spinning,
+        tick: 0,
+        runnext_streak: 0,
+        rng: seed,
+    };
+    m.acquire_p(p);
+    let s = super::sched::sched();
+    loop {
+        let g = super::find::find_runnable(s, &mut m);
+        if m.spinning {
+            super::find::reset_spinning(s, &mut m);
+        }
+        execute(&m, g);
+        s.retire_if_needed(&mut m);
+    }
+}
+
+/// Runs `g` until it finishes, parks or yields.
+fn execute(m: &MLocal, g: GRef) {
+    let p: &P = m.p.expect("execute without a P");
+    CURRENT_G.with(|c| c.set(Arc::as_ptr(&g)));
+    g.set_state_untimed(GState::Running);
+    let yielded = loop {
+        // SAFETY: we popped `g` from a run queue, which gives us the right to run it.
+        let body = unsafe { g.body() };
+        if let GBody::NotStarted(_) = body {
+            let GBody::NotStarted(entry) = std::mem::replace(body, GBody::Finished) else {
+                unreachable!()
+            };
+            // SAFETY: this M holds `p`.
+            let stack = match unsafe { p.stacks() }.get(g.stack_size) {
+                Ok(stack) => stack,
+                Err(e) => stack_exhausted(&g, &e),
+            };
+            let bounds = stack.bounds();
+            *body = GBody::Started(coro::create(&g, stack, entry), bounds);
+        }
+        let GBody::Started(coroutine, bounds) = body else {
+            unreachable!("a finished G was queued")
+        };
+        let running = overflow::RunningStack::new(g.id, g.name.as_deref(), g.spawn_site, *bounds);
+        // SAFETY: `running` lives on this M's stack until after `clear_running` below.
+        unsafe { overflow::set_running(&running) };
+        let switched = coro::resume(coroutine);
+        overflow::clear_running();
+        match switched {
+            None => {
+                let GBody::Started(coroutine, _) = std::mem::replace(body, GBody::Finished) else {
+                    unreachable!()
+                };
+                // SAFETY: this M holds `p`.
+                unsafe { p.stacks() }.put(coroutine.into_stack());
+                g.set_state(GState::Dead);
+                break false;
+            }
+            Some(Switch::Yield) => {
+                g.set_state_untimed(GState::Runnable);
+                break true;
+            }
+            Some(Switch::Park) => {
+                // Commit the park: from here the G belongs to whoever unparks it. An unpark
+                // that came in since the G decided to park left a token: run it again.
+                match g.park_state.compare_exchange(
+                    PARK_EMPTY,
+                    PARK_PARKED,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => break false,
+                    Err(state) => {
+                        debug_assert_eq!(state, PARK_NOTIFIED);
+                        g.park_state.store(PARK_EMPTY, Ordering::Relaxed);
+                        g.set_state(GState::Running);
+                        continue;
+                    }
+                }
+            }
+        }
+    };
+    CURRENT_G.with(|c| c.set(ptr::null()));
+    if yielded {
+        // The queue entry is the reference we were given: moved back, not cloned.
+        // SAFETY: this M holds `p`.
+        unsafe { p.put(g, false) };
+    }
+}
+
+#[cold]
+fn stack_exhausted(g: &G, e: &io::Error) -> ! {
+    eprintln!(
+        "gort: cannot allocate a stack for goroutine {} (spawned at {}): {e}",
+        g.id, g.spawn_site
+    );
+    std::process::abort();
+}
+
+/// Puts the calling M to sleep until it is handed a P. Returns that P and whether the M is to
+/// start as a spinner. While asleep, the M may be the one that wakes for the next timer.
+pub(crate) fn stop_m(s: &Sched, m: &mut MLocal) -> (&'static P, bool) {
+    loop {
+        s.put_idle_m(&m.handle);
+        // Pairs with the fence in `TimerQueue::add`'s poke: either the adder sees us in the
+        // idle list, or we see its timer here.
+        std::sync::atomic::fence(Ordering::SeqCst);
+        super::timer::sleep_idle_m(s, &m.handle);
+        if let Some(handed) = m.handle.take_handoff() {
+            return handed;
+        }
+        if !s.remove_idle_m(&m.handle) {
+            // Someone took us out of the idle list: a P is on its way.
+            loop {
+                if let Some(handed) = m.handle.take_handoff() {
+                    return handed;
+                }
+                std::thread::park();
+            }
+        }
+        // Woken for timers, or spuriously: fire what is due, then look for a P.
+        super::timer::fire_due(s);
+        if let Some(p) = s.take_idle_p() {
+            if s.global.is_empty() && p.is_empty() {
+                s.put_idle_p(p);
+                continue;
+            }
+            return (p, false);
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! The P: a processor, the right to run Gs. There are `maxprocs` of them.
+//!
+//! A P owns a local run queue (a FIFO `crossbeam_deque::Worker`), a `runnext` slot and a
+//! cache of free stacks. An M must hold a P to run Gs.
+//!
+//! # Who may touch what
+//! - `runq` (the `Worker` end) and `stacks`: only the M that holds this P. Holding is
+//!   exclusive: a P is either held by exactly one M, or sits in the idle list (then whoever
+//!   takes it out of the list holds it), or is retired and drained by its last holder.
+//! - `stealer`: anyone, any time (that is what it is for).
+//! - `runnext`: only the holder stores a G into it; anyone may take the G out with `swap`
+//!   (stealers do, as a last resort, so a G there cannot starve behind a long-running G).
+//!   It holds a `GRef` leaked with `Arc::into_raw`; whoever swaps it out owns that reference.
+//! - counters: relaxed atomics, written by the holder, read by metrics.
+
+use std::cell::UnsafeCell;
+use std::ptr;
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
+
+use crossbeam_deque::{Steal, Stealer, Worker};
+
+use super::g::{GRef, G};
+use super::stack::StackCache;
+
+/// Per-P counters, read by `gort::metrics` and tests.
+#[derive(Debug, Default)]
+pub(crate) struct PCounters {
+    /// Gs spawned by Gs running on this P.
+    pub(crate) spawned: AtomicU64,
+    /// Successful steals by this P's M from other Ps.
+    pub(crate) steals: AtomicU64,
+    /// Gs taken in those steals.
+    pub(crate) stolen: AtomicU64,
+}
+
+/// A processor.
+pub(crate) struct P {
+    /// Index in the scheduler's P table; a P with `id >= maxprocs` is retired.
+    pub(crate) id: usize,
+    runq: UnsafeCell<Worker<GRef>>,
+    /// The stealing end of `runq`.
+    pub(crate) stealer: Stealer<GRef>,
+    runnext: AtomicPtr<G>,
+    stacks: UnsafeCell<StackCache>,
+    /// Statistics.
+    pub(crate) counters: PCounters,
+    /// `P_IDLE`, `P_HELD` or `P_RETIRED`. Changed only under the scheduler's idle lock.
+    pub(crate) status: AtomicU8,
+}
+
+/// In the idle list.
+pub(crate) const P_IDLE: u8 = 0;
+/// Held by an M.
+pub(crate) const P_HELD: u8 = 1;
+/// Retired by `set_maxprocs` and drained; in no list, held by nobody.
+pub(crate) const P_RETIRED: u8 = 2;
+
+// SAFETY: `runq`'s Worker end and `stacks` are only touched by the M holding the P (see the
+// module docs; holding is exclusive and handed over through the idle-list mutex or the
+// M-handoff mutex, which order the accesses). Everything else is atomic or `Sync`.
+unsafe impl Sync for P {}
+// SAFETY: as for `Sync`; the `Worker` itself is `Send`.
+unsafe impl Send for P {}
+
+impl P {
+    pub(crate) fn new(id: usize) -> P {
+        let runq = Worker::new_fifo();
+        let stealer = runq.stealer();
+        P {
+            id,
+            runq: UnsafeCell::new(runq),
+            stealer,
+            runnext: AtomicPtr::new(ptr::null_mut()),
+            stacks: UnsafeCell::new(StackCache::new()),
+            counters: PCounters::default(),
+            status: AtomicU8::new(P_RETIRED),
+        }
+    }
+
+    /// The local run queue.
+    ///
+    /// # Safety
+    /// The caller holds this P.
+    pub(crate) unsafe fn runq(&self) -> &Worker<GRef> {
+        // SAFETY: the caller holds the P, so no other thread uses the Worker end.
+        unsafe { &*self.runq.get() }
+    }
+
+    /// The stack cache.
+    ///
+    /// # Safety
+    /// The caller holds this P and does not keep the reference across a point where it could
+    /// give the P up.
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn stacks(&self) -> &mut StackCache {
+        // SAFETY: the caller holds the P (exclusive), see `# Safety`.
+        unsafe { &mut *self.stacks.get() }
+    }
+
+    /// Queues `g` on this P. With `next`, `g` goes into `runnext` and whatever was there goes
+    /// to the back of the queue (Go's `runqput(pp, gp, true)`): the G made runnable by the
+    /// running G runs next, which is what makes a channel hand-off cheap.
+    ///
+    /// # Safety
+    /// The caller holds this P.
+    pub(crate) unsafe fn put(&self, g: GRef, next: bool) {
+        if next {
+            let old = self
+                .runnext
+                .swap(Arc::into_raw(g) as *mut G, Ordering::AcqRel);
+            if old.is_null() {
+                return;
+            }
+            // SAFETY: non-null values in `runnext` come from `Arc::into_raw` and the swap
+            // transferred that reference to us.
+            let old = unsafe { Arc::from_raw(old) };
+            // SAFETY: the caller holds the P.
+            unsafe { self.runq().push(old) };
+        } else {
+            // SAFETY: the caller holds the P.
+            unsafe { self.runq().push(g) };
+        }
+    }
+
+    /// Takes the G in `runnext`, if any. Anyone may call this (stealers do).
+    pub(crate) fn take_runnext(&self) -> Option<GRef> {
+        if self.runnext.load(Ordering::Relaxed).is_null() {
+            return None;
+        }
+        let g = self.runnext.swap(ptr::null_mut(), Ordering::AcqRel);
+        if g.is_null() {
+            None
+        } else {
+            // SAFETY: non-null values in `runnext` come from `Arc::into_raw`; the swap moved
+            // that reference to us.
+            Some(unsafe { Arc::from_raw(g) })
+        }
+    }
+
+    /// Pops the next G from the local queue (not `runnext`).
+    ///
+    /// # Safety
+    /// The caller holds this P.
+    pub(crate) unsafe fn pop_local(&self) -> Option<GRef> {
+        // SAFETY: the caller holds the P.
+        unsafe { self.runq().pop() }
+    }
+
+    /// Whether this P has nothing queued (a racy hint for idle Ms and stealers).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.stealer.is_empty() && self.runnext.load(Ordering::Relaxed).is_null()
+    }
+
+    /// Number of Gs queued, runnext included (a racy hint for metrics).
+    pub(crate) fn len(&self) -> usize {
+        self.stealer.len() + usize::from(!self.runnext.load(Ordering::Relaxed).is_null())
+    }
+
+    /// Steals half of `victim`'s queue into this P's queue and returns one G to run.
+    /// With `take_runnext`, an empty victim's `runnext` is taken as a last resort.
+    ///
+    /// # Safety
+    /// The caller holds this P (not `victim`).
+    pub(crate) unsafe fn steal_half(&self, victim: &P, take_runnext: bool) -> Option<GRef> {
+        loop {
+            let available = victim.stealer.len();
+            if available == 0 {
+                break;
+            }
+            let half = available.div_ceil(2);
+            // SAFETY: the caller holds this P.
+            let runq = unsafe { self.runq() };
+            match victim.stealer.steal_batch_with_limit_and_pop(runq, half) {
+                Steal::Success(g) => {
+                    let taken = 1 + runq.len() as u64;
+                    self.counters.steals.fetch_add(1, Ordering::Relaxed);
+                    self.counters.stolen.fetch_add(taken, Ordering::Relaxed);
+                    return Some(g);
+                }
+                Steal::Empty => break,
+                Steal::Retry => std::hint::spin_loop(),
+            }
+        }
+        if take_runnext {
+            if let Some(g) = victim.take_runnext() {
+                self.counters.steals.fetch_add(1, Ordering::Relaxed);
+                self.counters.stolen.fetch_add(1, Ordering::Relaxed);
+                return Some(g);
+            }
+        }
+        None
+    }
+
+    /// Moves every G queued here to the global queue (a retiring P's last act).
+    ///
+    /// # Safety
+    /// The caller holds this P.
+    pub(crate) unsafe fn drain_to(&self, global: &crossbeam_deque::Injector<GRef>) {
+        if let Some(g) = self.take_runnext() {
+            global.push(g);
+        }
+        // SAFETY: the caller holds the P.
+        while let Some(g) = unsafe { self.pop_local() } {
+            global.push(g);
+        }
+        // SAFETY: the caller holds the P.
+        unsafe { self.stacks().drain() };
+    }
+}
+
+impl Drop for P {
+    fn drop(&mut self) {
+        drop(self.take_runnext());
+    }
+}
+
+impl std::fmt::Debug for P {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("P")
+            .field("id", &self.id)
+            .field("queued", &self.len())
+            .finish()
+    }
+}

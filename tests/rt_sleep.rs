@@ -1,0 +1,107 @@
+//! Sleeping goroutines: timers, not threads.
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[test]
+fn sleep_lasts_at_least_its_duration() {
+    for ms in [0u64, 1, 5, 20] {
+        let d = Duration::from_millis(ms);
+        let took = gort::go!(move || {
+            let start = Instant::now();
+            gort::sleep(d);
+            start.elapsed()
+        })
+        .join()
+        .unwrap();
+        assert!(took >= d, "slept {took:?} < {d:?}");
+    }
+}
+
+#[test]
+fn a_hundred_thousand_goroutines_sleep_at_once_without_a_thread_each() {
+    let _serial = support::serial();
+    const N: usize = 100_000;
+    let asleep = Arc::new(AtomicUsize::new(0));
+    let woke = Arc::new(AtomicUsize::new(0));
+    let (a, w) = (asleep.clone(), woke.clone());
+    let max_threads = gort::run(move || {
+        let hs: Vec<_> = (0..N)
+            .map(|_| {
+                let (a, w) = (a.clone(), w.clone());
+                gort::go!(move || {
+                    a.fetch_add(1, Ordering::SeqCst);
+                    gort::sleep(Duration::from_millis(300));
+                    w.fetch_add(1, Ordering::SeqCst);
+                })
+            })
+            .collect();
+        // Wait until every goroutine is asleep, then count OS threads.
+        while a.load(Ordering::SeqCst) < N {
+            gort::yield_now();
+        }
+        let threads = support::os_threads();
+        for h in hs {
+            h.join().unwrap();
+        }
+        threads
+    });
+    assert_eq!(woke.load(Ordering::SeqCst), N);
+    assert!(
+        max_threads <= gort::maxprocs() + 8,
+        "{max_threads} OS threads for {N} sleeping goroutines"
+    );
+}
+
+#[test]
+fn sleepers_wake_in_deadline_order() {
+    let _serial = support::serial();
+    let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let hs: Vec<_> = [30u64, 10, 20]
+        .into_iter()
+        .map(|ms| {
+            let order = order.clone();
+            gort::go!(move || {
+                gort::sleep(Duration::from_millis(ms * 3));
+                order.lock().unwrap().push(ms);
+            })
+        })
+        .collect();
+    for h in hs {
+        h.join().unwrap();
+    }
+    assert_eq!(*order.lock().unwrap(), vec![10, 20, 30]);
+}
+
+#[test]
+fn timers_fired_in_one_batch_keep_deadline_order() {
+    let _serial = support::serial();
+    let old = gort::set_maxprocs(1).unwrap();
+    let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let o = order.clone();
+    gort::run(move || {
+        let hs: Vec<_> = (0..8u64)
+            .map(|i| {
+                let o = o.clone();
+                gort::go!(move || {
+                    gort::sleep(Duration::from_millis(1 + i));
+                    o.lock().unwrap().push(i);
+                })
+            })
+            .collect();
+        // Let them all park, then hold the only P until every deadline has passed, so the
+        // timers fire together in one batch.
+        gort::yield_now();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(30) {
+            std::hint::spin_loop();
+        }
+        for h in hs {
+            h.join().unwrap();
+        }
+    });
+    gort::set_maxprocs(old).unwrap();
+    assert_eq!(*order.lock().unwrap(), (0..8).collect::<Vec<_>>());
+}
