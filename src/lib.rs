@@ -8,6 +8,7 @@ mod diag;
 mod macros;
 pub(crate) mod runtime;
 mod select;
+pub mod time;
 
 pub use chan::{
     chan, CloseError, IntoIter, Iter, Receiver, RecvError, RecvTimeoutError, SendError,

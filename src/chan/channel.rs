@@ -10,7 +10,6 @@ use super::error::{CloseError, RecvTimeoutError, SendTimeoutError, TryRecvError,
 use super::zero::{Blocking, RecvFailure, SendFailure, ZeroChannel};
 
 /// The flavor of a channel, chosen by its capacity.
-#[derive(Debug)]
 pub(crate) enum Flavor<T> {
     /// `cap > 0`: a bounded ring.
     Array(ArrayChannel<T>),
@@ -18,11 +17,15 @@ pub(crate) enum Flavor<T> {
     Zero(ZeroChannel<T>),
 }
 
+/// Runs once, when the last `Receiver` of a channel is dropped (a timer channel cancels its
+/// runtime timer there, so an unreceived `time::after` leaves nothing behind).
+pub(crate) type ReceiversGoneHook = Box<dyn Fn() + Send + Sync>;
+
 /// The shared state of one channel.
-#[derive(Debug)]
 pub(crate) struct Channel<T> {
     counter: Counter,
     flavor: Flavor<T>,
+    receivers_gone: Option<ReceiversGoneHook>,
 }
 
 impl<T> Channel<T> {
@@ -33,10 +36,12 @@ impl<T> Channel<T> {
         } else {
             Flavor::Array(ArrayChannel::new(capacity))
         };
-        Channel {
-            counter: Counter::new(),
-            flavor,
-        }
+        Channel { counter: Counter::new(), flavor, receivers_gone: None }
+    }
+
+    /// As [`Channel::new`], with a hook run when the last receiver is dropped.
+    pub(crate) fn with_receivers_gone_hook(capacity: usize, hook: ReceiversGoneHook) -> Channel<T> {
+        Channel { receivers_gone: Some(hook), ..Channel::new(capacity) }
     }
 
     /// The flavor (for select arms).
@@ -151,6 +156,9 @@ impl<T> Channel<T> {
     pub(crate) fn release_receiver(&self) {
         if self.counter.release_receiver() {
             self.close_flavor();
+            if let Some(hook) = &self.receivers_gone {
+                hook();
+            }
         }
     }
 
@@ -175,6 +183,25 @@ impl<T> Channel<T> {
         match &self.flavor {
             Flavor::Array(array) => array.capacity(),
             Flavor::Zero(_) => 0,
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for Channel<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Channel")
+            .field("counter", &self.counter)
+            .field("flavor", &self.flavor)
+            .field("receivers_gone_hook", &self.receivers_gone.is_some())
+            .finish()
+    }
+}
+
+impl<T> std::fmt::Debug for Flavor<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Flavor::Array(array) => array.fmt(f),
+            Flavor::Zero(zero) => zero.fmt(f),
         }
     }
 }

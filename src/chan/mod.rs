@@ -74,7 +74,7 @@ pub(crate) mod waitq;
 pub(crate) mod zero;
 
 pub(crate) use array::{NotReceived, NotReserved, SlotReservation};
-pub(crate) use channel::{Channel, Flavor};
+pub(crate) use channel::{Channel, Flavor, ReceiversGoneHook};
 pub use error::{
     CloseError, RecvError, RecvTimeoutError, SendError, SendTimeoutError, TryRecvError,
     TrySendError,
@@ -103,4 +103,10 @@ pub fn chan<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
         },
         Receiver { channel },
     )
+}
+
+/// A channel whose last receiver's drop runs `hook` (for timer channels).
+pub(crate) fn chan_with_receivers_gone_hook<T>(cap: usize, hook: ReceiversGoneHook) -> (Sender<T>, Receiver<T>) {
+    let channel = Arc::new(Channel::with_receivers_gone_hook(cap, hook));
+    (Sender { channel: Arc::clone(&channel) }, Receiver { channel })
 }
