@@ -27,13 +27,19 @@ fn main() {
 
     let mut group = criterion.benchmark_group("pingpong");
     for procs in PROCS {
-        group.bench_function(arm_id(procs, "gort"), |b| b.iter_custom(|n| gort_pingpong(procs, n)));
+        group.bench_function(arm_id(procs, "gort"), |b| {
+            b.iter_custom(|n| gort_pingpong(procs, n))
+        });
         if procs == 1 {
             let rt = runtimes::tokio_current_thread();
-            group.bench_function(arm_id(1, "tokio_ct"), |b| b.iter_custom(|n| tokio_pingpong(&rt, n)));
+            group.bench_function(arm_id(1, "tokio_ct"), |b| {
+                b.iter_custom(|n| tokio_pingpong(&rt, n))
+            });
         }
         let rt = runtimes::tokio_multi_thread(procs);
-        group.bench_function(arm_id(procs, "tokio_mt"), |b| b.iter_custom(|n| tokio_pingpong(&rt, n)));
+        group.bench_function(arm_id(procs, "tokio_mt"), |b| {
+            b.iter_custom(|n| tokio_pingpong(&rt, n))
+        });
         drop(rt);
         group.bench_function(arm_id(procs, "may"), |b| {
             b.iter_custom(|n| child::measure_in_child("may_pingpong", &[procs as u64, n]))
@@ -41,24 +47,34 @@ fn main() {
         group.bench_function(arm_id(procs, "crossbeam"), |b| {
             b.iter_custom(|n| on_threads(procs, || crossbeam_pingpong(n)))
         });
-        group.bench_function(arm_id(procs, "flume"), |b| b.iter_custom(|n| on_threads(procs, || flume_pingpong(n))));
+        group.bench_function(arm_id(procs, "flume"), |b| {
+            b.iter_custom(|n| on_threads(procs, || flume_pingpong(n)))
+        });
     }
     group.finish();
 
     for (name, pairs) in [("buffered_1to1", 1), ("buffered_4to4", 4)] {
         let mut group = criterion.benchmark_group(name);
         for procs in PROCS {
-            group.bench_function(arm_id(procs, "gort"), |b| b.iter_custom(|n| gort_buffered(procs, pairs, n)));
+            group.bench_function(arm_id(procs, "gort"), |b| {
+                b.iter_custom(|n| gort_buffered(procs, pairs, n))
+            });
             if pairs == 1 {
                 if procs == 1 {
                     let rt = runtimes::tokio_current_thread();
-                    group.bench_function(arm_id(1, "tokio_ct"), |b| b.iter_custom(|n| tokio_buffered(&rt, n)));
+                    group.bench_function(arm_id(1, "tokio_ct"), |b| {
+                        b.iter_custom(|n| tokio_buffered(&rt, n))
+                    });
                 }
                 let rt = runtimes::tokio_multi_thread(procs);
-                group.bench_function(arm_id(procs, "tokio_mt"), |b| b.iter_custom(|n| tokio_buffered(&rt, n)));
+                group.bench_function(arm_id(procs, "tokio_mt"), |b| {
+                    b.iter_custom(|n| tokio_buffered(&rt, n))
+                });
             }
             group.bench_function(arm_id(procs, "may_unbounded"), |b| {
-                b.iter_custom(|n| child::measure_in_child("may_buffered", &[procs as u64, pairs as u64, n]))
+                b.iter_custom(|n| {
+                    child::measure_in_child("may_buffered", &[procs as u64, pairs, n])
+                })
             });
             group.bench_function(arm_id(procs, "crossbeam"), |b| {
                 b.iter_custom(|n| on_threads(procs, || crossbeam_buffered(pairs, n)))
@@ -82,7 +98,8 @@ fn child_dispatch(workload: &str, args: &[u64]) -> Duration {
 
 /// Runs an OS-thread arm pinned to CPU 0 (1 proc) or unpinned (2 procs).
 fn on_threads(procs: usize, arm: impl FnOnce() -> Duration) -> Duration {
-    let _pin = (procs == 1).then(|| support::affinity::pin_current_thread_to_cpu0().expect("pinning to CPU 0"));
+    let _pin = (procs == 1)
+        .then(|| support::affinity::pin_current_thread_to_cpu0().expect("pinning to CPU 0"));
     arm()
 }
 
@@ -229,7 +246,9 @@ macro_rules! os_thread_arms {
             drop(rx);
             start_line.wait();
             let start = Instant::now();
-            producers.into_iter().for_each(|p| p.join().expect("producer panicked"));
+            producers
+                .into_iter()
+                .for_each(|p| p.join().expect("producer panicked"));
             let (mut sum, mut end) = (0, start);
             for consumer in consumers {
                 let (part, finished) = consumer.join().expect("consumer panicked");
@@ -270,8 +289,13 @@ fn gort_buffered(procs: usize, pairs: u64, n: u64) -> Duration {
             })
             .collect();
         drop(rx);
-        producers.into_iter().for_each(|p| p.join().expect("producer panicked"));
-        let sum: u64 = consumers.into_iter().map(|c| c.join().expect("consumer panicked")).sum();
+        producers
+            .into_iter()
+            .for_each(|p| p.join().expect("producer panicked"));
+        let sum: u64 = consumers
+            .into_iter()
+            .map(|c| c.join().expect("consumer panicked"))
+            .sum();
         let elapsed = start.elapsed();
         assert_eq!(sum, buffered_sum(pairs, per), "buffered sum");
         black_box(sum);
@@ -336,8 +360,13 @@ fn may_buffered(procs: usize, pairs: u64, n: u64) -> Duration {
             })
             .collect();
         drop(rx);
-        producers.into_iter().for_each(|p| p.join().expect("producer panicked"));
-        let sum: u64 = consumers.into_iter().map(|c| c.join().expect("consumer panicked")).sum();
+        producers
+            .into_iter()
+            .for_each(|p| p.join().expect("producer panicked"));
+        let sum: u64 = consumers
+            .into_iter()
+            .map(|c| c.join().expect("consumer panicked"))
+            .sum();
         let elapsed = start.elapsed();
         assert_eq!(sum, buffered_sum(pairs, per), "buffered sum");
         black_box(sum);

@@ -30,16 +30,25 @@ fn main() {
     child::serve_if_child(child_dispatch);
     let mut criterion = support::criterion();
 
-    for (group_name, workload) in [("select_ready", Workload::Select), ("select_baseline_recv", Workload::Recv)] {
+    for (group_name, workload) in [
+        ("select_ready", Workload::Select),
+        ("select_baseline_recv", Workload::Recv),
+    ] {
         let mut group = criterion.benchmark_group(group_name);
         for procs in PROCS {
-            group.bench_function(arm_id(procs, "gort"), |b| b.iter_custom(|n| gort_loop(procs, workload, n)));
+            group.bench_function(arm_id(procs, "gort"), |b| {
+                b.iter_custom(|n| gort_loop(procs, workload, n))
+            });
             if procs == 1 {
                 let rt = runtimes::tokio_current_thread();
-                group.bench_function(arm_id(1, "tokio_ct"), |b| b.iter_custom(|n| tokio_loop(&rt, workload, n)));
+                group.bench_function(arm_id(1, "tokio_ct"), |b| {
+                    b.iter_custom(|n| tokio_loop(&rt, workload, n))
+                });
             }
             let rt = runtimes::tokio_multi_thread(procs);
-            group.bench_function(arm_id(procs, "tokio_mt"), |b| b.iter_custom(|n| tokio_loop(&rt, workload, n)));
+            group.bench_function(arm_id(procs, "tokio_mt"), |b| {
+                b.iter_custom(|n| tokio_loop(&rt, workload, n))
+            });
             drop(rt);
             let child_workload = match workload {
                 Workload::Select => "may_select",
@@ -48,38 +57,57 @@ fn main() {
             group.bench_function(arm_id(procs, "may"), |b| {
                 b.iter_custom(|n| child::measure_in_child(child_workload, &[procs as u64, n]))
             });
-            group.bench_function(arm_id(procs, "crossbeam"), |b| b.iter_custom(|n| crossbeam_loop(workload, n)));
+            group.bench_function(arm_id(procs, "crossbeam"), |b| {
+                b.iter_custom(|n| crossbeam_loop(workload, n))
+            });
         }
         group.finish();
     }
 
     let mut group = criterion.benchmark_group("select_timeout_default");
     for procs in PROCS {
-        group.bench_function(arm_id(procs, "gort"), |b| b.iter_custom(|n| gort_loop(procs, Workload::TimeoutDefault, n)));
+        group.bench_function(arm_id(procs, "gort"), |b| {
+            b.iter_custom(|n| gort_loop(procs, Workload::TimeoutDefault, n))
+        });
     }
-    group.bench_function(arm_id(1, "crossbeam"), |b| b.iter_custom(|n| crossbeam_loop(Workload::TimeoutDefault, n)));
+    group.bench_function(arm_id(1, "crossbeam"), |b| {
+        b.iter_custom(|n| crossbeam_loop(Workload::TimeoutDefault, n))
+    });
     group.finish();
 
     let mut group = criterion.benchmark_group("select_timeout_after");
     for procs in PROCS {
-        group.bench_function(arm_id(procs, "gort"), |b| b.iter_custom(|n| gort_loop(procs, Workload::TimeoutAfter, n)));
+        group.bench_function(arm_id(procs, "gort"), |b| {
+            b.iter_custom(|n| gort_loop(procs, Workload::TimeoutAfter, n))
+        });
         if procs == 1 {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().expect("tokio runtime");
-            group.bench_function(arm_id(1, "tokio_ct"), |b| b.iter_custom(|n| tokio_loop(&rt, Workload::TimeoutAfter, n)));
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .expect("tokio runtime");
+            group.bench_function(arm_id(1, "tokio_ct"), |b| {
+                b.iter_custom(|n| tokio_loop(&rt, Workload::TimeoutAfter, n))
+            });
         }
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(procs)
             .enable_time()
             .build()
             .expect("tokio runtime");
-        group.bench_function(arm_id(procs, "tokio_mt"), |b| b.iter_custom(|n| tokio_loop(&rt, Workload::TimeoutAfter, n)));
+        group.bench_function(arm_id(procs, "tokio_mt"), |b| {
+            b.iter_custom(|n| tokio_loop(&rt, Workload::TimeoutAfter, n))
+        });
     }
-    group.bench_function(arm_id(1, "crossbeam"), |b| b.iter_custom(|n| crossbeam_loop(Workload::TimeoutAfter, n)));
+    group.bench_function(arm_id(1, "crossbeam"), |b| {
+        b.iter_custom(|n| crossbeam_loop(Workload::TimeoutAfter, n))
+    });
     group.finish();
 
     let mut group = criterion.benchmark_group("select_timeout_reused");
     for procs in PROCS {
-        group.bench_function(arm_id(procs, "gort"), |b| b.iter_custom(|n| gort_loop(procs, Workload::TimeoutReused, n)));
+        group.bench_function(arm_id(procs, "gort"), |b| {
+            b.iter_custom(|n| gort_loop(procs, Workload::TimeoutReused, n))
+        });
     }
     group.finish();
 

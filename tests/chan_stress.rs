@@ -49,7 +49,11 @@ fn many_to_many(capacity: usize) {
                 let mut last = [None::<u64>; SENDERS as usize];
                 for value in rx {
                     let sender = (value / PER_SENDER) as usize;
-                    assert!(last[sender] < Some(value), "out of order: {value} after {:?}", last[sender]);
+                    assert!(
+                        last[sender] < Some(value),
+                        "out of order: {value} after {:?}",
+                        last[sender]
+                    );
                     last[sender] = Some(value);
                     seen[value as usize].fetch_add(1, Ordering::Relaxed);
                 }
@@ -77,7 +81,9 @@ fn with_timeouts(capacity: usize) {
                             assert_eq!(back, value);
                             seen[back as usize].fetch_add(1, Ordering::Relaxed);
                         }
-                        Err(SendTimeoutError::Closed(_)) => unreachable!("receivers outlive senders"),
+                        Err(SendTimeoutError::Closed(_)) => {
+                            unreachable!("receivers outlive senders")
+                        }
                     }
                 }
             })

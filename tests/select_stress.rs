@@ -136,7 +136,11 @@ fn relay_chain(capacity: usize) {
             let mut input_open = true;
             while input_open || held.is_some() {
                 let output = held.map(|_| &tx);
-                let input_arm = if held.is_none() && input_open { Some(&input) } else { None };
+                let input_arm = if held.is_none() && input_open {
+                    Some(&input)
+                } else {
+                    None
+                };
                 select! {
                     recv(input_arm) -> msg => match msg {
                         Ok(value) => held = Some(value),
@@ -153,7 +157,11 @@ fn relay_chain(capacity: usize) {
         }
     });
     let received: Vec<u64> = upstream.iter().collect();
-    assert_eq!(received, (0..TOTAL).collect::<Vec<_>>(), "a chain of relays keeps FIFO order");
+    assert_eq!(
+        received,
+        (0..TOTAL).collect::<Vec<_>>(),
+        "a chain of relays keeps FIFO order"
+    );
     producer.join();
     relays.into_iter().for_each(common::Handle::join);
 }

@@ -10,6 +10,8 @@ use super::error::{CloseError, RecvTimeoutError, SendTimeoutError, TryRecvError,
 use super::zero::{Blocking, RecvFailure, SendFailure, ZeroChannel};
 
 /// The flavor of a channel, chosen by its capacity.
+// One per channel, inside its `Arc`: boxing the ring would add an indirection to every send.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Flavor<T> {
     /// `cap > 0`: a bounded ring.
     Array(ArrayChannel<T>),
@@ -36,12 +38,19 @@ impl<T> Channel<T> {
         } else {
             Flavor::Array(ArrayChannel::new(capacity))
         };
-        Channel { counter: Counter::new(), flavor, receivers_gone: None }
+        Channel {
+            counter: Counter::new(),
+            flavor,
+            receivers_gone: None,
+        }
     }
 
     /// As [`Channel::new`], with a hook run when the last receiver is dropped.
     pub(crate) fn with_receivers_gone_hook(capacity: usize, hook: ReceiversGoneHook) -> Channel<T> {
-        Channel { receivers_gone: Some(hook), ..Channel::new(capacity) }
+        Channel {
+            receivers_gone: Some(hook),
+            ..Channel::new(capacity)
+        }
     }
 
     /// The flavor (for select arms).

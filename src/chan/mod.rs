@@ -106,7 +106,15 @@ pub fn chan<T>(cap: usize) -> (Sender<T>, Receiver<T>) {
 }
 
 /// A channel whose last receiver's drop runs `hook` (for timer channels).
-pub(crate) fn chan_with_receivers_gone_hook<T>(cap: usize, hook: ReceiversGoneHook) -> (Sender<T>, Receiver<T>) {
+pub(crate) fn chan_with_receivers_gone_hook<T>(
+    cap: usize,
+    hook: ReceiversGoneHook,
+) -> (Sender<T>, Receiver<T>) {
     let channel = Arc::new(Channel::with_receivers_gone_hook(cap, hook));
-    (Sender { channel: Arc::clone(&channel) }, Receiver { channel })
+    (
+        Sender {
+            channel: Arc::clone(&channel),
+        },
+        Receiver { channel },
+    )
 }

@@ -182,7 +182,7 @@ impl WaitQueue {
         // SAFETY: every entry reachable from `head` is linked, hence alive, and `&self`
         // means the owner's lock is held; so are their waiters.
         while let Some(entry) = unsafe { cursor.as_ref() } {
-            if entry.waiter.as_ptr() as *const Waiter != except {
+            if !ptr::eq(entry.waiter.as_ptr(), except) {
                 // SAFETY: as above.
                 if unsafe { entry.waiter.as_ref() }.is_waiting() {
                     return true;

@@ -67,14 +67,25 @@ impl ChannelTimer {
             });
             let (sender, channel_receiver) = chan_with_receivers_gone_hook(1, hook);
             receiver = Some(channel_receiver);
-            Core { sender, state: Mutex::new(State { generation: 0, handle: None, period }) }
+            Core {
+                sender,
+                state: Mutex::new(State {
+                    generation: 0,
+                    handle: None,
+                    period,
+                }),
+            }
         });
         let receiver = receiver.expect("made with the core");
         {
             let mut state = core.lock();
             arm(&core, &mut state, deadline);
         }
-        ChannelTimer { core, receiver, detached: false }
+        ChannelTimer {
+            core,
+            receiver,
+            detached: false,
+        }
     }
 
     /// The channel the times arrive on.
@@ -143,7 +154,9 @@ fn arm(core: &Arc<Core>, state: &mut State, deadline: Option<Instant>) {
     let Some(deadline) = deadline else { return };
     let generation = state.generation;
     let core_for_action = Arc::clone(core);
-    let action = TimerAction::Call(Arc::new(move || fire(&core_for_action, generation, deadline)));
+    let action = TimerAction::Call(Arc::new(move || {
+        fire(&core_for_action, generation, deadline)
+    }));
     state.handle = Some(timer::add(deadline, action));
 }
 
@@ -172,7 +185,9 @@ fn next_tick(deadline: Instant, period: Duration, now: Instant) -> Instant {
     let behind = now.duration_since(deadline).as_nanos();
     let missed = behind / period.as_nanos().max(1);
     let skip = u32::try_from(missed + 1).unwrap_or(u32::MAX);
-    deadline.checked_add(period.saturating_mul(skip)).unwrap_or(now + period)
+    deadline
+        .checked_add(period.saturating_mul(skip))
+        .unwrap_or(now + period)
 }
 
 impl std::fmt::Debug for ChannelTimer {
@@ -195,7 +210,13 @@ mod tests {
         let start = Instant::now();
         let period = Duration::from_millis(10);
         assert_eq!(next_tick(start, period, start), start + period);
-        assert_eq!(next_tick(start, period, start + Duration::from_millis(35)), start + Duration::from_millis(40));
-        assert_eq!(next_tick(start, period, start + Duration::from_millis(40)), start + Duration::from_millis(50));
+        assert_eq!(
+            next_tick(start, period, start + Duration::from_millis(35)),
+            start + Duration::from_millis(40)
+        );
+        assert_eq!(
+            next_tick(start, period, start + Duration::from_millis(40)),
+            start + Duration::from_millis(50)
+        );
     }
 }

@@ -30,8 +30,13 @@ impl Ticker {
     /// # Panics
     /// If `period` is zero (Go panics on a non-positive period too).
     pub fn new(period: Duration) -> Ticker {
-        assert!(!period.is_zero(), "gort::time::Ticker: the period must be positive");
-        Ticker { inner: ChannelTimer::new(Instant::now().checked_add(period), Some(period)) }
+        assert!(
+            !period.is_zero(),
+            "gort::time::Ticker: the period must be positive"
+        );
+        Ticker {
+            inner: ChannelTimer::new(Instant::now().checked_add(period), Some(period)),
+        }
     }
 
     /// The channel the ticks arrive on (Go's `t.C`).
@@ -49,8 +54,12 @@ impl Ticker {
     /// # Panics
     /// If `period` is zero.
     pub fn reset(&self, period: Duration) {
-        assert!(!period.is_zero(), "gort::time::Ticker: the period must be positive");
-        self.inner.reset(Instant::now().checked_add(period), Some(period));
+        assert!(
+            !period.is_zero(),
+            "gort::time::Ticker: the period must be positive"
+        );
+        self.inner
+            .reset(Instant::now().checked_add(period), Some(period));
     }
 
     /// Turns the ticker into its channel alone; dropping the last receiver stops it.

@@ -36,12 +36,16 @@ pub struct Timer {
 impl Timer {
     /// A timer that fires once `duration` has passed.
     pub fn new(duration: Duration) -> Timer {
-        Timer { inner: ChannelTimer::new(Instant::now().checked_add(duration), None) }
+        Timer {
+            inner: ChannelTimer::new(Instant::now().checked_add(duration), None),
+        }
     }
 
     /// A timer that fires at `deadline` (at once if it has passed).
     pub fn at(deadline: Instant) -> Timer {
-        Timer { inner: ChannelTimer::new(Some(deadline), None) }
+        Timer {
+            inner: ChannelTimer::new(Some(deadline), None),
+        }
     }
 
     /// The channel the time arrives on (Go's `t.C`).

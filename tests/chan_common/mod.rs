@@ -15,10 +15,12 @@ impl<T: Send + 'static> Handle<T> {
     /// Waits for it and returns its result (propagating a panic).
     pub fn join(self) -> T {
         match self {
-            Handle::Thread(thread) => thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            Handle::Goroutine(goroutine) => {
-                goroutine.join().unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()))
-            }
+            Handle::Thread(thread) => thread
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            Handle::Goroutine(goroutine) => goroutine
+                .join()
+                .unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic())),
         }
     }
 }
