@@ -251,13 +251,17 @@ impl<T> ZeroChannel<T> {
     }
 
     /// Select: links `entry` in the queue of its direction, and says whether the arm may be
-    /// ready already (closed, or a counterpart other than `waiter` is waiting).
+    /// ready already (a counterpart other than `waiter` is waiting; or the channel is closed,
+    /// and then the entry is not linked).
     ///
     /// # Safety
     /// As [`WaitQueue::push_back`]. A receiving `entry`'s packet is an `Option<T>` slot
     /// (empty); a sending one's packet is null (lazy).
     pub(crate) unsafe fn register(&self, entry: &Entry, waiter: &Waiter, sending: bool) -> bool {
         let mut state = self.lock();
+        if state.closed {
+            return true; // not linked: a closed channel keeps its queues empty
+        }
         let state = &mut *state;
         let (own, other) = if sending {
             (&mut state.senders, &state.receivers)
@@ -266,7 +270,7 @@ impl<T> ZeroChannel<T> {
         };
         // SAFETY: forwarded from our caller.
         unsafe { own.push_back(entry) };
-        state.closed || other.has_waiting(Some(waiter))
+        other.has_waiting(Some(waiter))
     }
 
     /// Select: unlinks `entry` if still linked.
