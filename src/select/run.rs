@@ -78,7 +78,8 @@ fn try_all(arms: &mut [ArmRef<'_>], biased: bool) -> Option<usize> {
             arms.swap(position, pick);
         }
         let arm = &mut arms[position];
-        if arm.arm.is_enabled() && arm.arm.try_fire() {
+        // A disabled arm's `try_fire` is false.
+        if arm.arm.try_fire() {
             return Some(arm.index);
         }
     }
