@@ -69,6 +69,7 @@ mod counter;
 mod error;
 mod receiver;
 mod sender;
+mod spinlock;
 pub(crate) mod waiter;
 pub(crate) mod waitq;
 pub(crate) mod zero;
