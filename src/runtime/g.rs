@@ -9,7 +9,7 @@
 //!   queue). Nobody runs it; the queue entry is the right to run it once.
 //! - `Running`: the M that popped it owns it and is the only one to resume or touch its stack.
 //! - `Waiting(reason)`: the G is parked. Its stack is suspended and owned by nobody; the single
-//!   `unpark` that moves `park_state` from `PARKED` to `EMPTY` gains the right to queue it.
+//!   `unpark` that moves its park token from `PARKED` to `EMPTY` gains the right to queue it.
 //! - `Syscall`: running on an M that gave up its P (see the syscall handoff).
 //! - `Dead`: finished; its stack is back in the pool. Only the header remains while references
 //!   (a `JoinHandle`, an old `Unparker`) are alive.
@@ -159,17 +159,17 @@ impl WaitReason {
 
 use std::cell::UnsafeCell;
 use std::panic::Location;
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use super::clock;
 use super::coro::{GCoroutine, Yielder};
 use super::entry::EntrySlot;
 use super::join::JoinSlot;
 use super::stack::StackBounds;
+use super::token::ParkToken;
 
-/// A shared reference to a G. A run-queue entry is one of these.
-pub(crate) type GRef = Arc<G>;
+/// A counted reference to a G (see `gref.rs`). A run-queue entry is one of these.
+pub(crate) use super::gref::GRef;
 
 /// What the right to run a G gives access to.
 pub(crate) enum GBody {
@@ -182,15 +182,10 @@ pub(crate) enum GBody {
     Finished,
 }
 
-/// `park_state`: no token, the G is running or about to park.
-pub(crate) const PARK_EMPTY: u8 = 0;
-/// `park_state`: an unpark arrived while the G was not parked; its next park returns at once.
-pub(crate) const PARK_NOTIFIED: u8 = 1;
-/// `park_state`: the G is parked; the unpark that swaps this to `PARK_EMPTY` must queue it.
-pub(crate) const PARK_PARKED: u8 = 2;
-
 /// A goroutine's header.
 pub(crate) struct G {
+    /// Live references to this header (see `gref.rs`).
+    pub(crate) refs: AtomicUsize,
     /// Unique for the life of the process, never reused.
     pub(crate) id: u64,
     /// The name given with `Builder::name`, if any.
@@ -207,8 +202,8 @@ pub(crate) struct G {
     status: AtomicU32,
     /// Coarse nanoseconds at the last status change; same rules as `status`.
     status_since: AtomicU64,
-    /// The park token: `PARK_EMPTY`, `PARK_NOTIFIED` or `PARK_PARKED` (see `park.rs`).
-    pub(crate) park_state: AtomicU8,
+    /// The park token (see `token.rs`).
+    pub(crate) park_token: ParkToken,
     /// Which shard of the live-G registry holds this G, and at which slot.
     pub(crate) registry_slot: AtomicU64,
     /// Where the G leaves its result for its `JoinHandle`.
@@ -241,6 +236,7 @@ impl G {
     ) -> G {
         let now = clock::coarse_nanos();
         G {
+            refs: AtomicUsize::new(1),
             id,
             name,
             spawn_site,
@@ -249,7 +245,7 @@ impl G {
             spawned_at: now,
             status: AtomicU32::new(STATUS_RUNNABLE),
             status_since: AtomicU64::new(now),
-            park_state: AtomicU8::new(PARK_EMPTY),
+            park_token: ParkToken::new(),
             registry_slot: AtomicU64::new(u64::MAX),
             join: JoinSlot::new(),
             yielder: AtomicPtr::new(std::ptr::null_mut()),

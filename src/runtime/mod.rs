@@ -43,6 +43,7 @@ pub(crate) mod coro;
 pub(crate) mod entry;
 pub(crate) mod find;
 pub(crate) mod g;
+pub(crate) mod gref;
 pub(crate) mod join;
 pub(crate) mod m;
 pub(crate) mod overflow;
@@ -54,7 +55,10 @@ pub(crate) mod registry;
 pub(crate) mod sched;
 pub(crate) mod spawn;
 pub(crate) mod stack;
+pub(crate) mod syscall;
+pub(crate) mod sysmon;
 pub(crate) mod timer;
+pub(crate) mod token;
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -124,13 +128,9 @@ pub fn num_goroutines() -> usize {
 /// ```
 pub fn current() -> Option<Goroutine> {
     m::current_g().map(|g| {
-        let raw = g as *const g::G;
-        // SAFETY: every G lives in an `Arc`, and the running G is kept alive by its M for
-        // the duration of this call, so taking another strong reference is sound.
-        let g = unsafe {
-            std::sync::Arc::increment_strong_count(raw);
-            std::sync::Arc::from_raw(raw)
-        };
+        // SAFETY: every G lives in a `GRef` block, and the running G is kept alive by its M
+        // for the duration of this call.
+        let g = unsafe { GRef::from_live(g) };
         Goroutine { g }
     })
 }

@@ -10,13 +10,12 @@
 //! - `stealer`: anyone, any time (that is what it is for).
 //! - `runnext`: only the holder stores a G into it; anyone may take the G out with `swap`
 //!   (stealers do, as a last resort, so a G there cannot starve behind a long-running G).
-//!   It holds a `GRef` leaked with `Arc::into_raw`; whoever swaps it out owns that reference.
+//!   It holds a `GRef` leaked with `GRef::into_raw`; whoever swaps it out owns that reference.
 //! - counters: relaxed atomics, written by the holder, read by metrics.
 
 use std::cell::UnsafeCell;
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, Ordering};
-use std::sync::Arc;
 
 use crossbeam_deque::{Steal, Stealer, Worker};
 
@@ -106,15 +105,13 @@ impl P {
     /// The caller holds this P.
     pub(crate) unsafe fn put(&self, g: GRef, next: bool) {
         if next {
-            let old = self
-                .runnext
-                .swap(Arc::into_raw(g) as *mut G, Ordering::AcqRel);
+            let old = self.runnext.swap(g.into_raw(), Ordering::AcqRel);
             if old.is_null() {
                 return;
             }
-            // SAFETY: non-null values in `runnext` come from `Arc::into_raw` and the swap
+            // SAFETY: non-null values in `runnext` come from `GRef::into_raw` and the swap
             // transferred that reference to us.
-            let old = unsafe { Arc::from_raw(old) };
+            let old = unsafe { GRef::from_raw(old) };
             // SAFETY: the caller holds the P.
             unsafe { self.runq().push(old) };
         } else {
@@ -132,9 +129,9 @@ impl P {
         if g.is_null() {
             None
         } else {
-            // SAFETY: non-null values in `runnext` come from `Arc::into_raw`; the swap moved
+            // SAFETY: non-null values in `runnext` come from `GRef::into_raw`; the swap moved
             // that reference to us.
-            Some(unsafe { Arc::from_raw(g) })
+            Some(unsafe { GRef::from_raw(g) })
         }
     }
 

@@ -14,7 +14,7 @@
 //!   can re-check (it would only cost a wasted switch, but keep wake-ups outside locks).
 
 //!
-//! # How a G parks (the token protocol on `G::park_state`)
+//! # How a G parks (the token protocol: `token.rs`)
 //! - `park`: a token (`NOTIFIED`) is consumed and `park` returns at once. Otherwise the G
 //!   records `Waiting(reason)` and switches to its M, which commits the park on its own stack
 //!   with `EMPTY → PARKED`. If that CAS fails, an unpark arrived in between and left a token:
@@ -26,12 +26,10 @@
 //!   happen-before the G's reads after `park` returns: the CAS that takes the token or queues
 //!   the G is Release, the consuming CAS and the run-queue pop are Acquire.
 
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::Instant;
 
 use super::coro::{self, Switch};
-use super::g::{GRef, GState, WaitReason, G, PARK_EMPTY, PARK_NOTIFIED, PARK_PARKED};
+use super::g::{GRef, GState, WaitReason, G};
 use super::m::current_g;
 use super::timer::{self, TimerAction};
 
@@ -64,14 +62,7 @@ pub(crate) fn park_until(reason: WaitReason, deadline: Instant) {
 }
 
 fn take_token(g: &G) -> bool {
-    g.park_state
-        .compare_exchange(
-            PARK_NOTIFIED,
-            PARK_EMPTY,
-            Ordering::Acquire,
-            Ordering::Relaxed,
-        )
-        .is_ok()
+    g.park_token.take()
 }
 
 fn park_g(g: &G, reason: WaitReason) {
@@ -114,14 +105,9 @@ impl Unparker {
     }
 
     fn for_g(g: &G) -> Unparker {
-        let raw = g as *const G;
-        // SAFETY: every G is allocated in an `Arc` (spawn), and the caller's `&G` proves a
-        // strong reference is alive, so adding one and rebuilding an `Arc` from the pointer
-        // is sound.
-        let g = unsafe {
-            Arc::increment_strong_count(raw);
-            Arc::from_raw(raw)
-        };
+        // SAFETY: every G lives in a `GRef` block (spawn), and the caller's `&G` proves a
+        // reference is alive.
+        let g = unsafe { GRef::from_live(g) };
         Unparker {
             target: Target::Goroutine(g),
         }
@@ -147,40 +133,17 @@ impl Unparker {
 }
 
 fn unpark_g(g: &GRef, next: bool) {
-    let mut state = g.park_state.load(Ordering::Acquire);
-    loop {
-        match state {
-            PARK_EMPTY => match g.park_state.compare_exchange_weak(
-                PARK_EMPTY,
-                PARK_NOTIFIED,
-                Ordering::Release,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => return,
-                Err(now) => state = now,
-            },
-            PARK_PARKED => match g.park_state.compare_exchange_weak(
-                PARK_PARKED,
-                PARK_EMPTY,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => {
-                    g.set_state(GState::Runnable);
-                    super::sched::ready(g.clone(), next);
-                    return;
-                }
-                Err(now) => state = now,
-            },
-            _ => return,
-        }
+    if g.park_token.unpark() {
+        g.set_state(GState::Runnable);
+        super::sched::ready(g.clone(), next);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicBool, AtomicUsize};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
     use std::sync::Mutex;
     use std::time::Duration;
 
@@ -293,11 +256,8 @@ mod tests {
         let go2 = go.clone();
         let h = crate::spawn(move || {
             let g = current_g().unwrap();
-            // SAFETY: every G lives in an Arc and this one is running, so it is alive.
-            let gref = unsafe {
-                Arc::increment_strong_count(g as *const G);
-                Arc::from_raw(g as *const G)
-            };
+            // SAFETY: every G lives in a GRef block and this one is running, so it is alive.
+            let gref = unsafe { GRef::from_live(g) };
             *s.lock().unwrap() = Some((Unparker::current(), gref));
             while !go2.load(Ordering::Acquire) {
                 park(WaitReason::ChanRecv);

@@ -11,10 +11,9 @@
 use std::any::Any;
 use std::io;
 use std::panic::{self, AssertUnwindSafe, Location};
-use std::sync::Arc;
 
 use super::entry::EntrySlot;
-use super::g::G;
+use super::g::{GRef, G};
 use super::join::JoinHandle;
 use super::{m, registry, sched};
 
@@ -116,17 +115,16 @@ where
         g.join.complete(result);
     });
     let name = builder.name.map(String::into_boxed_str);
-    let g = Arc::new(G::new(id, name, site, parent, stack_size, entry));
-    let hint = match m::current_p() {
-        Some(p) => {
-            p.counters
-                .spawned
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            p.id
-        }
-        None => id as usize / 1024,
-    };
-    super::registry().insert(&g, hint);
+    let g = GRef::new(G::new(id, name, site, parent, stack_size, entry));
+    if let Some(p) = m::current_p() {
+        p.counters
+            .spawned
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    // Shard by goroutine id, not by spawning P: a G often finishes on another P (stolen), and
+    // consecutive ids land in different shards, so the spawner's insert and the other P's
+    // remove rarely meet on one lock.
+    super::registry().insert(&g, id as usize);
     let handle = JoinHandle::new(g.clone());
     sched::ready(g, true);
     Ok(handle)
