@@ -77,9 +77,16 @@ impl std::ops::DerefMut for ZeroGuard<'_> {
 
 impl Drop for ZeroGuard<'_> {
     fn drop(&mut self) {
-        let summary = u8::from(!self.state.senders.is_empty()) * SENDERS_WAITING
-            | u8::from(!self.state.receivers.is_empty()) * RECEIVERS_WAITING
-            | u8::from(self.state.closed) * CLOSED;
+        let mut summary = 0;
+        if !self.state.senders.is_empty() {
+            summary |= SENDERS_WAITING;
+        }
+        if !self.state.receivers.is_empty() {
+            summary |= RECEIVERS_WAITING;
+        }
+        if self.state.closed {
+            summary |= CLOSED;
+        }
         self.summary.store(summary, Ordering::Relaxed);
     }
 }
