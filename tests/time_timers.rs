@@ -81,7 +81,6 @@ both! {
     }
 
     fn a_ticker_ticks_until_stopped() {
-        // `start` before the ticker: ticks are due from the ticker's creation.
         let start = Instant::now();
         let ticker = Ticker::new(D);
         let mut last = start;

@@ -266,6 +266,28 @@ impl<T> ArrayChannel<T> {
         }
     }
 
+    /// Select's peek: whether `take` would find something now (a value, a hole to skip, or
+    /// the close). A non-lazy write in progress counts as not yet.
+    #[inline]
+    pub(crate) fn may_take(&self) -> bool {
+        let head = self.head.load(Ordering::Relaxed);
+        // Acquire: as in `take`.
+        let stamp = self.slot(head).stamp.load(Ordering::Acquire);
+        if stamp & !self.mark_bit == head.wrapping_add(1) {
+            return true;
+        }
+        let tail = self.tail.load(Ordering::Relaxed);
+        tail & self.mark_bit != 0 && tail & !self.mark_bit == head
+    }
+
+    /// Select's peek: whether `reserve` would succeed now (room, or the close).
+    #[inline]
+    pub(crate) fn may_reserve(&self) -> bool {
+        let tail = self.tail.load(Ordering::Relaxed);
+        tail & self.mark_bit != 0
+            || self.head.load(Ordering::Relaxed).wrapping_add(self.one_lap) != tail
+    }
+
     /// Re-check after linking a sender entry: may it park? (False: retry instead.)
     pub(crate) fn sender_must_wait(&self) -> bool {
         atomic::fence(Ordering::SeqCst);

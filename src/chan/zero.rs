@@ -45,7 +45,50 @@ struct ZeroState {
 /// The unbuffered channel state.
 pub(crate) struct ZeroChannel<T> {
     state: SpinLock<ZeroState>,
+    /// A lock-free summary of `state` for `select!`'s readiness peek: `SENDERS_WAITING`,
+    /// `RECEIVERS_WAITING`, `CLOSED`. Rewritten (Relaxed) at the end of every lock hold; a
+    /// peek may be stale, and only decides which arm to try first.
+    summary: AtomicU8,
     _values: PhantomData<T>,
+}
+
+const SENDERS_WAITING: u8 = 1;
+const RECEIVERS_WAITING: u8 = 2;
+const CLOSED: u8 = 4;
+
+/// The lock guard of a `ZeroChannel`: releasing it refreshes the channel's `summary`.
+struct ZeroGuard<'a> {
+    state: SpinGuard<'a, ZeroState>,
+    summary: &'a AtomicU8,
+}
+
+impl std::ops::Deref for ZeroGuard<'_> {
+    type Target = ZeroState;
+    fn deref(&self) -> &ZeroState {
+        &self.state
+    }
+}
+
+impl std::ops::DerefMut for ZeroGuard<'_> {
+    fn deref_mut(&mut self) -> &mut ZeroState {
+        &mut self.state
+    }
+}
+
+impl Drop for ZeroGuard<'_> {
+    fn drop(&mut self) {
+        let mut summary = 0;
+        if !self.state.senders.is_empty() {
+            summary |= SENDERS_WAITING;
+        }
+        if !self.state.receivers.is_empty() {
+            summary |= RECEIVERS_WAITING;
+        }
+        if self.state.closed {
+            summary |= CLOSED;
+        }
+        self.summary.store(summary, Ordering::Relaxed);
+    }
 }
 
 /// Whether an operation may park, and until when.
@@ -93,13 +136,29 @@ impl<T> ZeroChannel<T> {
                 receivers: WaitQueue::new(),
                 closed: false,
             }),
+            summary: AtomicU8::new(0),
             _values: PhantomData,
         }
     }
 
     #[inline]
-    fn lock(&self) -> SpinGuard<'_, ZeroState> {
-        self.state.lock()
+    fn lock(&self) -> ZeroGuard<'_> {
+        ZeroGuard {
+            state: self.state.lock(),
+            summary: &self.summary,
+        }
+    }
+
+    /// Select's peek: whether a receive might proceed now (a sender waits, or closed).
+    #[inline]
+    pub(crate) fn may_recv(&self) -> bool {
+        self.summary.load(Ordering::Relaxed) & (SENDERS_WAITING | CLOSED) != 0
+    }
+
+    /// Select's peek: whether a send might proceed now (a receiver waits, or closed).
+    #[inline]
+    pub(crate) fn may_send(&self) -> bool {
+        self.summary.load(Ordering::Relaxed) & (RECEIVERS_WAITING | CLOSED) != 0
     }
 
     /// Sends `value`, handing it to a waiting receiver or parking until one comes.

@@ -19,6 +19,10 @@ use crate::chan::{
 
 /// One operation of a select, as `run` sees it.
 pub(crate) trait Arm {
+    /// A cheap, possibly stale guess whether `try_fire` would succeed now (false if
+    /// disabled). Used to pick among ready arms without trying each in random order.
+    fn is_ready(&self) -> bool;
+
     /// Fires now if the operation can proceed without blocking (never, if disabled: a
     /// `None` channel).
     fn try_fire(&mut self) -> bool;
@@ -207,6 +211,15 @@ impl<'a, T> RecvArm<'a, T> {
 }
 
 impl<T> Arm for RecvArm<'_, T> {
+    #[inline]
+    fn is_ready(&self) -> bool {
+        self.receiver
+            .is_some_and(|receiver| match receiver.channel.flavor() {
+                Flavor::Array(array) => array.may_take(),
+                Flavor::Zero(zero) => zero.may_recv(),
+            })
+    }
+
     fn try_fire(&mut self) -> bool {
         let Some(receiver) = self.receiver else {
             return false;
@@ -386,6 +399,15 @@ impl<'a, T> SendArm<'a, T> {
 }
 
 impl<T> Arm for SendArm<'_, T> {
+    #[inline]
+    fn is_ready(&self) -> bool {
+        self.sender
+            .is_some_and(|sender| match sender.channel.flavor() {
+                Flavor::Array(array) => array.may_reserve(),
+                Flavor::Zero(zero) => zero.may_send(),
+            })
+    }
+
     fn try_fire(&mut self) -> bool {
         let Some(sender) = self.sender else {
             return false;

@@ -69,12 +69,44 @@ enum Waited {
     Again,
 }
 
-/// Pass 1: the first arm, in random (or written) order, that can fire without blocking.
+/// Pass 1: an arm that can fire without blocking, chosen uniformly at random among the
+/// ready ones (or the first ready one in written order, if `biased`).
+///
+/// Unbiased, it first peeks at every arm in written order (cheap, and with branches the CPU
+/// predicts: trying arms in a random order costs more in mispredictions than the tries
+/// themselves), picks one of those that look ready at random, and fires it. If that loses a
+/// race, or more than 64 arms make a bitmask too small, it falls back to trying every arm in
+/// a random order.
 fn try_all(arms: &mut [ArmRef<'_>], biased: bool) -> Option<usize> {
     let count = arms.len();
-    let mut random = Random::new(biased || count < 2);
+    if biased || count < 2 {
+        return arms
+            .iter_mut()
+            .find_map(|arm| arm.arm.try_fire().then_some(arm.index));
+    }
+    let mut random = Random::new();
+    if count <= 64 {
+        let mut ready: u64 = 0;
+        for (position, arm) in arms.iter().enumerate() {
+            ready |= u64::from(arm.arm.is_ready()) << position;
+        }
+        if ready == 0 {
+            return None;
+        }
+        let ready_count = ready.count_ones() as usize;
+        let nth = if ready_count == 1 {
+            0
+        } else {
+            random.below(ready_count)
+        };
+        let position = nth_set_bit(ready, nth);
+        let arm = &mut arms[position];
+        if arm.arm.try_fire() {
+            return Some(arm.index);
+        }
+    }
     for position in 0..count {
-        if !biased && count - position > 1 {
+        if count - position > 1 {
             let pick = position + random.below(count - position);
             arms.swap(position, pick);
         }
@@ -85,6 +117,14 @@ fn try_all(arms: &mut [ArmRef<'_>], biased: bool) -> Option<usize> {
         }
     }
     None
+}
+
+/// The position of the `nth` (from 0) set bit of `bits`, which has more than `nth`.
+fn nth_set_bit(mut bits: u64, nth: usize) -> usize {
+    for _ in 0..nth {
+        bits &= bits - 1;
+    }
+    bits.trailing_zeros() as usize
 }
 
 /// Pass 2: registers one waiter on every enabled arm, parks, unregisters, and accepts the
@@ -144,33 +184,32 @@ fn random_seed() -> u64 {
     hasher.finish() | 1
 }
 
-/// One 64-bit draw, spent a little at a time: each `below(bound)` takes the high half of
-/// `bits * bound` (Lemire's multiply-shift) and keeps the low half as the next draw. For the
-/// few arms of a select that stays uniform to well within 2⁻³², and it costs one draw (one
-/// thread-local access) per select instead of one per arm.
+/// One 64-bit draw, made on first use and spent a little at a time: each `below(bound)`
+/// takes the high half of `bits * bound` (Lemire's multiply-shift) and keeps the low half as
+/// the next draw. For the few arms of a select that stays uniform to well within 2⁻³², and it
+/// costs at most one draw (one thread-local access) per select, none when no choice is made.
 struct Random {
-    bits: u64,
+    bits: Option<u64>,
 }
 
 impl Random {
-    /// A draw, or nothing if no choice will be made (`unused`).
     #[inline]
-    fn new(unused: bool) -> Random {
-        Random {
-            bits: if unused { 0 } else { next_random() },
-        }
+    fn new() -> Random {
+        Random { bits: None }
     }
 
     /// A uniform number in `0..bound` (`bound > 0`).
     #[inline]
     fn below(&mut self, bound: usize) -> usize {
-        let product = u128::from(self.bits) * bound as u128;
+        let bits = *self.bits.get_or_insert_with(next_random);
+        let product = u128::from(bits) * bound as u128;
         if (product as u64) < bound as u64 {
             // Too few random bits left for another choice: draw afresh.
-            self.bits = next_random();
-            return ((u128::from(self.bits) * bound as u128) >> 64) as usize;
+            let fresh = next_random();
+            self.bits = Some(fresh);
+            return ((u128::from(fresh) * bound as u128) >> 64) as usize;
         }
-        self.bits = product as u64;
+        self.bits = Some(product as u64);
         (product >> 64) as usize
     }
 }
@@ -192,7 +231,7 @@ fn next_random() -> u64 {
 /// A uniform number in `0..bound` from a fresh draw.
 #[cfg(test)]
 fn random_below(bound: usize) -> usize {
-    Random::new(false).below(bound)
+    Random::new().below(bound)
 }
 
 #[cfg(test)]
