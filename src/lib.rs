@@ -3,11 +3,18 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod chan;
 mod diag;
 mod macros;
 pub(crate) mod runtime;
 pub mod sync;
+mod select;
+pub mod time;
 
+pub use chan::{
+    chan, CloseError, IntoIter, Iter, Receiver, RecvError, RecvTimeoutError, SendError,
+    SendTimeoutError, Sender, TryIter, TryRecvError, TrySendError,
+};
 pub use diag::metrics::{metrics, Metrics};
 pub use runtime::config::{Config, ConfigError};
 pub use runtime::g::{GState, WaitReason};
@@ -16,3 +23,6 @@ pub use runtime::procs::{maxprocs, set_maxprocs, MaxProcsError};
 pub use runtime::sched::MAX_PROCS;
 pub use runtime::spawn::{spawn, Builder};
 pub use runtime::{current, num_goroutines, run, sleep, yield_now, Goroutine};
+#[doc(hidden)]
+pub use select::private as __select;
+pub use select::{Select, SelectedOperation};

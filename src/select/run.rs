@@ -1,0 +1,171 @@
+//! The select loop: try every arm in random order, else register on all and park once.
+
+use std::cell::Cell;
+use std::time::{Duration, Instant};
+
+use super::arm::ArmRef;
+use crate::chan::waiter::Waiter;
+use crate::runtime::g::WaitReason;
+
+/// What a select does when no arm is ready.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Park until an arm fires (no `default` arm).
+    Block,
+    /// Return at once (`default => ..`).
+    NonBlocking,
+    /// Park at most this long (`default(timeout) => ..`).
+    Timeout(Duration),
+    /// Park until this instant at most.
+    Deadline(Instant),
+}
+
+/// Runs a select over `arms`. Returns the index (in the order written) of the arm that
+/// fired, or `None` when the `default` (or its timeout) applies.
+///
+/// Unless `biased`, ready arms are tried in a uniformly random order (a Fisher–Yates
+/// shuffle, drawn lazily: the first ready arm in a random permutation is uniform among the
+/// ready ones, as Go's `selectgo` guarantees). `biased` tries them in written order.
+///
+/// With no enabled arm and `Mode::Block`, it parks forever, like Go's `select {}`.
+#[doc(hidden)]
+pub fn run(arms: &mut [ArmRef<'_>], biased: bool, mode: Mode) -> Option<usize> {
+    for (index, arm) in arms.iter_mut().enumerate() {
+        arm.index = index;
+    }
+    let mut deadline = match mode {
+        Mode::Deadline(deadline) => Some(deadline),
+        _ => None,
+    };
+    loop {
+        if let Some(index) = try_all(arms, biased) {
+            return Some(index);
+        }
+        match mode {
+            Mode::NonBlocking => return None,
+            // The clock is read only once the select would park. (A timeout too far to
+            // represent leaves no deadline: the select blocks.)
+            Mode::Timeout(timeout) if deadline.is_none() => {
+                deadline = Instant::now().checked_add(timeout)
+            }
+            _ => {}
+        }
+        if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+            return None;
+        }
+        match wait_all(arms, deadline) {
+            Waited::Fired(index) => return Some(index),
+            Waited::TimedOut => return None,
+            Waited::Again => {}
+        }
+    }
+}
+
+/// The outcome of one registration round.
+enum Waited {
+    Fired(usize),
+    TimedOut,
+    Again,
+}
+
+/// Pass 1: the first arm, in random (or written) order, that can fire without blocking.
+fn try_all(arms: &mut [ArmRef<'_>], biased: bool) -> Option<usize> {
+    let count = arms.len();
+    for position in 0..count {
+        if !biased && count - position > 1 {
+            let pick = position + random_below(count - position);
+            arms.swap(position, pick);
+        }
+        let arm = &mut arms[position];
+        if arm.arm.is_enabled() && arm.arm.try_fire() {
+            return Some(arm.index);
+        }
+    }
+    None
+}
+
+/// Pass 2: registers one waiter on every enabled arm, parks, unregisters, and accepts the
+/// claim (if any).
+fn wait_all(arms: &mut [ArmRef<'_>], deadline: Option<Instant>) -> Waited {
+    let waiter = Waiter::new(WaitReason::Select);
+    let mut registered = 0;
+    let mut maybe_ready = false;
+    for (position, arm) in arms.iter_mut().enumerate() {
+        registered = position + 1;
+        // SAFETY: the arms are borrowed for this whole function, so they stay in place;
+        // every registered arm is unregistered below before `waiter` dies, except the one a
+        // claim names, which its claimer unlinked.
+        if unsafe { arm.arm.register(&waiter, position) } {
+            maybe_ready = true;
+            break;
+        }
+        if !waiter.is_waiting() {
+            break; // already claimed: no point registering further
+        }
+    }
+    let woken = if maybe_ready {
+        waiter.abort()
+    } else {
+        waiter.wait(deadline)
+    };
+    let winner = woken.map(|woken| woken.arm);
+    for (position, arm) in arms[..registered].iter_mut().enumerate() {
+        if Some(position) != winner {
+            arm.arm.unregister();
+        }
+    }
+    match woken {
+        Some(woken) => {
+            let arm = &mut arms[woken.arm];
+            if arm.arm.accept(woken.wake) {
+                Waited::Fired(arm.index)
+            } else {
+                Waited::Again
+            }
+        }
+        None if maybe_ready => Waited::Again,
+        None => Waited::TimedOut,
+    }
+}
+
+thread_local! {
+    /// Per-thread state of the fairness generator (wyrand); seeded from the thread's
+    /// identity and the clock. A goroutine moving between threads does not matter here.
+    static RANDOM_STATE: Cell<u64> = Cell::new(random_seed());
+}
+
+fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(Instant::now().elapsed().as_nanos() as u64);
+    hasher.finish() | 1
+}
+
+/// A uniform number in `0..bound` (`bound > 0`), Lemire's multiply-shift (bias below 2⁻³²
+/// for the arm counts a select has).
+fn random_below(bound: usize) -> usize {
+    let random = RANDOM_STATE.with(|state| {
+        let next = state.get().wrapping_add(0xa076_1d64_78bd_642f);
+        state.set(next);
+        let product = u128::from(next) * u128::from(next ^ 0xe703_7ed1_a0b4_28db);
+        ((product >> 64) as u64) ^ (product as u64)
+    });
+    ((u128::from(random) * bound as u128) >> 64) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::random_below;
+
+    #[test]
+    fn random_below_is_roughly_uniform() {
+        let mut counts = [0u32; 3];
+        for _ in 0..30_000 {
+            counts[random_below(3)] += 1;
+        }
+        for count in counts {
+            assert!((9_000..11_000).contains(&count), "{counts:?}");
+        }
+    }
+}
