@@ -5,6 +5,7 @@
 
 mod chan;
 mod diag;
+mod local;
 mod macros;
 pub(crate) mod runtime;
 pub mod sync;
@@ -16,6 +17,7 @@ pub use chan::{
     SendTimeoutError, Sender, TryIter, TryRecvError, TrySendError,
 };
 pub use diag::metrics::{metrics, Metrics};
+pub use local::{AccessError, LocalKey};
 pub use runtime::config::{Config, ConfigError};
 pub use runtime::g::{GState, WaitReason};
 pub use runtime::join::{JoinError, JoinHandle};
