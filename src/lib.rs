@@ -4,6 +4,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 mod chan;
+pub mod context;
 mod diag;
 mod local;
 mod macros;
@@ -12,6 +13,7 @@ pub mod sync;
 mod select;
 pub mod time;
 
+pub use context::{sleep_ctx, Context};
 pub use chan::{
     chan, CloseError, IntoIter, Iter, Receiver, RecvError, RecvTimeoutError, SendError,
     SendTimeoutError, Sender, TryIter, TryRecvError, TrySendError,
