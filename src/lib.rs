@@ -8,6 +8,7 @@ pub mod context;
 mod diag;
 mod local;
 mod macros;
+pub mod pool;
 pub(crate) mod runtime;
 pub mod sync;
 mod select;
