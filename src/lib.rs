@@ -6,20 +6,23 @@
 mod chan;
 pub mod context;
 mod diag;
+mod group;
 mod local;
 mod macros;
 pub mod pool;
 pub(crate) mod runtime;
-pub mod sync;
 mod select;
+pub mod sync;
+mod task;
 pub mod time;
 
-pub use context::{sleep_ctx, Context};
 pub use chan::{
     chan, CloseError, IntoIter, Iter, Receiver, RecvError, RecvTimeoutError, SendError,
     SendTimeoutError, Sender, TryIter, TryRecvError, TrySendError,
 };
+pub use context::{sleep_ctx, Context};
 pub use diag::metrics::{metrics, Metrics};
+pub use group::Group;
 pub use local::{AccessError, LocalKey};
 pub use runtime::config::{Config, ConfigError};
 pub use runtime::g::{GState, WaitReason};
@@ -31,3 +34,4 @@ pub use runtime::{current, num_goroutines, run, sleep, yield_now, Goroutine};
 #[doc(hidden)]
 pub use select::private as __select;
 pub use select::{Select, SelectedOperation};
+pub use task::{as_completed, first, join_all, join_chan, spawn_many, timeout, Elapsed};

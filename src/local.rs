@@ -178,16 +178,17 @@ impl<T: 'static> LocalKey<T> {
 
     /// The value's address, creating it with `init` if the slot is empty. The flag says
     /// whether `init` was used.
-    fn get_or_init(&'static self, init: impl FnOnce() -> T) -> Result<(*const T, bool), AccessError> {
+    fn get_or_init(
+        &'static self,
+        init: impl FnOnce() -> T,
+    ) -> Result<(*const T, bool), AccessError> {
         let index = self.index();
-        with_current_table(|table| {
-            match table.lookup(index)? {
-                Lookup::Full(value) => Ok((value.cast::<T>(), false)),
-                Lookup::Initializing => {
-                    panic!("gort::local!: a value's initialiser accessed the value it initialises")
-                }
-                Lookup::Empty => table.initialize(index, init).map(|value| (value, true)),
+        with_current_table(|table| match table.lookup(index)? {
+            Lookup::Full(value) => Ok((value.cast::<T>(), false)),
+            Lookup::Initializing => {
+                panic!("gort::local!: a value's initialiser accessed the value it initialises")
             }
+            Lookup::Empty => table.initialize(index, init).map(|value| (value, true)),
         })
     }
 

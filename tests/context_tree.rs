@@ -18,7 +18,11 @@ const FAST: Duration = Duration::from_secs(2);
 /// Spawns one waiter per context; each counts itself in `woken` once its done channel closed
 /// and the error is visible. Returns when every waiter is blocked... or about to block: the
 /// test does not depend on which (a waiter arriving late sees a closed channel).
-fn spawn_waiters(mode: Mode, contexts: &[Context], woken: &Arc<WaitGroup>) -> Vec<sync_support::Task<()>> {
+fn spawn_waiters(
+    mode: Mode,
+    contexts: &[Context],
+    woken: &Arc<WaitGroup>,
+) -> Vec<sync_support::Task<()>> {
     woken.add(contexts.len() as isize);
     contexts
         .iter()
@@ -50,12 +54,20 @@ fn a_chain_of_depth_1000_cancels_completely_and_fast() {
             let waiters = spawn_waiters(Mode::Goroutines, &chain, &woken);
             let start = Instant::now();
             cancel.cancel();
-            assert!(chain.iter().all(Context::is_done), "cancel returned before the subtree was done");
-            assert!(woken.wait_timeout(FAST), "not every waiter woke within {FAST:?}");
+            assert!(
+                chain.iter().all(Context::is_done),
+                "cancel returned before the subtree was done"
+            );
+            assert!(
+                woken.wait_timeout(FAST),
+                "not every waiter woke within {FAST:?}"
+            );
             let elapsed = start.elapsed();
             assert!(elapsed < FAST, "cancelling 1,001 contexts took {elapsed:?}");
             sync_support::join_all(waiters);
-            assert!(chain.iter().all(|c| c.err() == Some(ContextError::Canceled)));
+            assert!(chain
+                .iter()
+                .all(|c| c.err() == Some(ContextError::Canceled)));
         }
     });
 }
@@ -65,15 +77,22 @@ fn a_fan_of_width_10000_cancels_completely_and_fast() {
     Mode::Goroutines.run(LIMIT, || {
         for _ in 0..3 {
             let (root, cancel) = Context::background().with_cancel();
-            let (children, _handles): (Vec<_>, Vec<_>) = (0..10_000).map(|_| root.with_cancel()).unzip();
+            let (children, _handles): (Vec<_>, Vec<_>) =
+                (0..10_000).map(|_| root.with_cancel()).unzip();
             let woken = Arc::new(WaitGroup::new());
             let waiters = spawn_waiters(Mode::Goroutines, &children, &woken);
             let start = Instant::now();
             cancel.cancel();
             assert!(children.iter().all(Context::is_done));
-            assert!(woken.wait_timeout(FAST), "not every waiter woke within {FAST:?}");
+            assert!(
+                woken.wait_timeout(FAST),
+                "not every waiter woke within {FAST:?}"
+            );
             let elapsed = start.elapsed();
-            assert!(elapsed < FAST, "cancelling 10,000 children took {elapsed:?}");
+            assert!(
+                elapsed < FAST,
+                "cancelling 10,000 children took {elapsed:?}"
+            );
             sync_support::join_all(waiters);
         }
     });
@@ -104,7 +123,9 @@ fn a_deep_and_wide_tree_with_deadlines_cancels_from_the_root_deadline() {
         assert_eq!(all.len(), 11_111);
         let leaf = frontier.last().unwrap();
         assert_eq!(leaf.done().recv(), Err(gort::RecvError));
-        assert!(all.iter().all(|c| c.err() == Some(ContextError::DeadlineExceeded)));
+        assert!(all
+            .iter()
+            .all(|c| c.err() == Some(ContextError::DeadlineExceeded)));
     });
 }
 
@@ -179,9 +200,14 @@ fn a_dropped_context_never_closes_a_cloned_done_channel() {
     let (ctx, cancel) = Context::background().with_cancel();
     let done = ctx.done().clone();
     drop((ctx, cancel));
-    assert_eq!(done.recv_timeout(Duration::from_millis(20)), Err(gort::RecvTimeoutError::Timeout));
     assert_eq!(
-        Context::background().done().recv_timeout(Duration::from_millis(1)),
+        done.recv_timeout(Duration::from_millis(20)),
+        Err(gort::RecvTimeoutError::Timeout)
+    );
+    assert_eq!(
+        Context::background()
+            .done()
+            .recv_timeout(Duration::from_millis(1)),
         Err(gort::RecvTimeoutError::Timeout)
     );
 }
@@ -212,7 +238,10 @@ fn sleep_ctx_returns_early_on_cancel() {
                 let ctx = ctx.clone();
                 mode.spawn(move || {
                     let start = Instant::now();
-                    (gort::sleep_ctx(&ctx, Duration::from_secs(30)), start.elapsed())
+                    (
+                        gort::sleep_ctx(&ctx, Duration::from_secs(30)),
+                        start.elapsed(),
+                    )
                 })
             };
             cancel.cancel();
@@ -251,7 +280,10 @@ fn recv_and_send_with_a_context() {
                 ctx.send(&tx, i).unwrap();
             }
             cancel.cancel();
-            assert_eq!(consumer.join(), ContextRecvError::Done(ContextError::Canceled));
+            assert_eq!(
+                consumer.join(),
+                ContextRecvError::Done(ContextError::Canceled)
+            );
             assert_eq!(received.load(Ordering::SeqCst), 100);
             // A send blocked on a channel nobody reads returns its value on cancel.
             let (ctx, cancel) = Context::background().with_cancel();
@@ -259,7 +291,9 @@ fn recv_and_send_with_a_context() {
             let sender = mode.spawn(move || ctx.send(&tx, "kept".to_owned()));
             cancel.cancel();
             match sender.join() {
-                Err(ContextSendError::Done(ContextError::Canceled, value)) => assert_eq!(value, "kept"),
+                Err(ContextSendError::Done(ContextError::Canceled, value)) => {
+                    assert_eq!(value, "kept")
+                }
                 other => panic!("unexpected {other:?}"),
             }
             // Background: plain operations; closed channels report Closed.
@@ -284,5 +318,11 @@ fn values_are_found_through_cancel_layers_and_shadowed() {
     assert_eq!(inner.value::<String>(Key).unwrap(), "inner");
     assert_eq!(inner.value::<String>("Key"), None);
     let shared = inner.clone();
-    assert!(gort::spawn(move || shared.value::<String>(Key).cloned()).join().unwrap().as_deref() == Some("inner"));
+    assert!(
+        gort::spawn(move || shared.value::<String>(Key).cloned())
+            .join()
+            .unwrap()
+            .as_deref()
+            == Some("inner")
+    );
 }

@@ -46,7 +46,7 @@ fn each_goroutine_has_its_own_value_across_parks() {
         let mut migrated = 0;
         for (id, handle) in handles.into_iter().enumerate() {
             let (count, trail, threads) = handle.join().unwrap();
-            assert_eq!(count, rounds as u64, "goroutine {id} saw another's counter");
+            assert_eq!(count, rounds, "goroutine {id} saw another's counter");
             assert_eq!(trail, [id as u64]);
             if threads > 1 {
                 migrated += 1;

@@ -94,7 +94,15 @@ fn concurrent_snapshots_always_add_up_and_never_go_back() {
             pool.wait();
             assert!(watcher.join() > 0);
             let stats = pool.stats();
-            assert_eq!((stats.submitted, stats.completed, stats.queued, stats.running), (8_000, 8_000, 0, 0));
+            assert_eq!(
+                (
+                    stats.submitted,
+                    stats.completed,
+                    stats.queued,
+                    stats.running
+                ),
+                (8_000, 8_000, 0, 0)
+            );
         });
     }
 }
@@ -117,7 +125,11 @@ fn submit_waits_while_the_queue_is_full_and_try_submit_gives_the_closure_back() 
                 Err(TrySubmitError::Full(task)) => task(),
                 other => panic!("expected Full, got {other:?}"),
             }
-            assert_eq!(back_rx.recv(), Ok(7), "the closure handed back is the one submitted");
+            assert_eq!(
+                back_rx.recv(),
+                Ok(7),
+                "the closure handed back is the one submitted"
+            );
             let submitted = Arc::new(AtomicUsize::new(0));
             let blocked = {
                 let pool = Arc::clone(&pool);
@@ -160,7 +172,9 @@ fn close_runs_queued_tasks_and_refuses_new_ones() {
             assert!(pool.close());
             assert!(pool.is_closed());
             let (back_tx, back_rx) = gort::chan(1);
-            let err = pool.submit(move || back_tx.send("refused").unwrap()).unwrap_err();
+            let err = pool
+                .submit(move || back_tx.send("refused").unwrap())
+                .unwrap_err();
             (err.into_inner())();
             assert_eq!(back_rx.recv(), Ok("refused"));
             assert!(pool.try_submit(|| ()).unwrap_err().is_closed());
@@ -199,7 +213,8 @@ fn a_panicking_task_does_not_stop_its_worker() {
     let pool = Pool::new(1);
     pool.submit(|| panic!("first task panics")).unwrap();
     let (tx, rx) = gort::chan(1);
-    pool.submit(move || tx.send("second task ran").unwrap()).unwrap();
+    pool.submit(move || tx.send("second task ran").unwrap())
+        .unwrap();
     assert_eq!(rx.recv(), Ok("second task ran"));
     pool.wait();
     let stats = pool.stats();
@@ -238,7 +253,10 @@ fn many_waiters_and_refused_submissions_never_hang_wait() {
                 sync_support::join_all(waiters);
                 pool.wait();
                 let stats = pool.stats();
-                assert!(adds_up(&stats) && stats.queued == 0 && stats.running == 0, "{stats:?}");
+                assert!(
+                    adds_up(&stats) && stats.queued == 0 && stats.running == 0,
+                    "{stats:?}"
+                );
             }
         });
     }
@@ -265,7 +283,11 @@ fn a_task_may_drop_the_last_handle_to_its_own_pool() {
 fn workers_are_named_after_the_pool() {
     let pool = Pool::builder().name("etl").workers(2).build();
     let (tx, rx) = gort::chan(1);
-    pool.submit(move || tx.send(gort::current().unwrap().name().map(str::to_owned)).unwrap()).unwrap();
+    pool.submit(move || {
+        tx.send(gort::current().unwrap().name().map(str::to_owned))
+            .unwrap()
+    })
+    .unwrap();
     let name = rx.recv().unwrap().unwrap();
     assert!(name == "etl-0" || name == "etl-1", "{name}");
 }

@@ -118,7 +118,10 @@ impl CancelNode {
     /// A new live node under `parent` with its own `deadline` (if any), registered with the
     /// parent and its timer armed. Returns it already cancelled if the parent is done or the
     /// deadline has passed.
-    pub(super) fn new(parent: Option<&Arc<CancelNode>>, deadline: Option<Instant>) -> Arc<CancelNode> {
+    pub(super) fn new(
+        parent: Option<&Arc<CancelNode>>,
+        deadline: Option<Instant>,
+    ) -> Arc<CancelNode> {
         let inherited = parent.and_then(|p| p.deadline);
         let effective = match (inherited, deadline) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -247,7 +250,13 @@ impl CancelNode {
             // Wakes every receiver, in `select!` or not. Only we close it (invariant).
             let _ = channel.close();
         }
-        descendants.extend(children.slots.into_iter().flatten().filter_map(|w| w.upgrade()));
+        descendants.extend(
+            children
+                .slots
+                .into_iter()
+                .flatten()
+                .filter_map(|w| w.upgrade()),
+        );
         if let (true, Some(slot), Some(parent)) = (detach, slot, &self.parent) {
             parent.remove_child(slot);
         }

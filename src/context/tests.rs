@@ -63,10 +63,16 @@ fn a_deadline_is_one_timer_released_on_cancel_and_on_drop() {
     let (early_child, c2) = ctx.with_timeout(Duration::from_secs(300));
     let early_timer = timer(&early_child).expect("an earlier deadline arms a timer");
     drop((early_child, c2));
-    assert!(!early_timer.cancel(), "a dropped context left its timer armed");
+    assert!(
+        !early_timer.cancel(),
+        "a dropped context left its timer armed"
+    );
     cancel.cancel();
     assert_eq!(timer(&ctx), None);
-    assert!(!root_timer.cancel(), "a cancelled context left its timer armed");
+    assert!(
+        !root_timer.cancel(),
+        "a cancelled context left its timer armed"
+    );
     assert_eq!(late_child.err(), Some(ContextError::Canceled));
 }
 

@@ -174,7 +174,10 @@ impl PoolBuilder {
     /// # Panics
     /// If `workers` is 0, or a worker goroutine cannot be spawned.
     pub fn build(self) -> Pool {
-        assert!(self.workers > 0, "gort::pool: a pool needs at least one worker");
+        assert!(
+            self.workers > 0,
+            "gort::pool: a pool needs at least one worker"
+        );
         let (queue, tasks) = chan::<Box<dyn Task>>(self.queue_capacity);
         let shared = Arc::new(Shared {
             counters: Counters::new(self.workers),
