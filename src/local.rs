@@ -21,9 +21,10 @@
 //!   only by its thread. So no two threads ever access one table.
 //! - *Index ↔ type*: a key's index is assigned once (CAS from 0) and never reused; every value
 //!   stored at that index was made by that key's initialiser (or `set`), so it has type `T`.
-//! - *Stable values*: a slot is `Empty → Initializing → Full` and never leaves `Full` until the
-//!   table is destroyed; each value is boxed, so a `&T` handed to a `with` closure stays valid
-//!   while the slot vector grows (an initialiser or the closure may touch other keys).
+//! - *Stable values*: a slot goes empty → initialising → full (`value` non-null) and never
+//!   leaves full until the table is destroyed; each value is boxed, so a `&T` handed to a
+//!   `with` closure stays valid while the slot vector grows (an initialiser or the closure
+//!   may touch other keys).
 //! - *No borrow across user code*: the slot vector is borrowed mutably only for a few
 //!   instructions, never while an initialiser, a `with` closure or a destructor runs.
 //! - *Destroyed is final*: once a table starts destroying its values, every access to it
@@ -36,7 +37,9 @@
 //!
 //! # Cost
 //! An access is `current_g()` (a call and a thread-local read, the same accessor the runtime
-//! uses), one bounds check and one load: about a `thread_local!` access (`benches/local.rs`).
+//! uses), one bounds check and one load: about 3 ns where a `thread_local!` access costs 1.5
+//! (`benches/local.rs`). The difference is the non-inlined accessor, which keeps a
+//! thread-local address from being cached across a goroutine switch.
 
 use std::any::{Any, TypeId};
 use std::cell::{Cell, RefCell, UnsafeCell};
@@ -178,17 +181,15 @@ impl<T: 'static> LocalKey<T> {
 
     /// The value's address, creating it with `init` if the slot is empty. The flag says
     /// whether `init` was used.
+    #[inline]
     fn get_or_init(
         &'static self,
         init: impl FnOnce() -> T,
     ) -> Result<(*const T, bool), AccessError> {
         let index = self.index();
-        with_current_table(|table| match table.lookup(index)? {
-            Lookup::Full(value) => Ok((value.cast::<T>(), false)),
-            Lookup::Initializing => {
-                panic!("gort::local!: a value's initialiser accessed the value it initialises")
-            }
-            Lookup::Empty => table.initialize(index, init).map(|value| (value, true)),
+        with_current_table(|table| match table.get(index) {
+            Some(value) => Ok((value.cast::<T>(), false)),
+            None => table.initialize(index, init).map(|value| (value, true)),
         })
     }
 
@@ -386,18 +387,23 @@ impl<T: 'static> fmt::Debug for LocalKey<T> {
 }
 
 /// One key's slot in a table.
-enum Slot {
-    Empty,
+struct Slot {
+    /// The value's address while the slot is full, else null: all the hot path reads.
+    value: *const (),
+    /// The value itself, boxed so that `value` stays valid while the vector grows. Never
+    /// read: held so that dropping the slot drops the value.
+    #[allow(dead_code)]
+    owner: Option<Box<dyn Any>>,
     /// The initialiser is running (a re-entrant access is a bug, reported by a panic).
-    Initializing,
-    /// The value, boxed so that its address is stable (module invariants).
-    Full(Box<dyn Any>),
+    initializing: bool,
 }
 
-enum Lookup {
-    Empty,
-    Initializing,
-    Full(*const ()),
+impl Slot {
+    const EMPTY: Slot = Slot {
+        value: std::ptr::null(),
+        owner: None,
+        initializing: false,
+    };
 }
 
 /// The goroutine-local values of one goroutine or thread (see the module invariants).
@@ -416,58 +422,63 @@ impl LocalTable {
     }
 
     /// Runs `f` with the slot vector borrowed mutably.
+    #[inline]
     fn with_slots<R>(&self, f: impl FnOnce(&mut Vec<Slot>) -> R) -> R {
         // SAFETY: one thread at a time uses a table (single owner), and no borrow of `slots`
         // is live: every borrow is confined to this call and `f` never runs user code.
         f(unsafe { &mut *self.slots.get() })
     }
 
+    /// The value at `index`, if the slot is full: the hot path. A destroyed table has no
+    /// slots left, so it needs no check here (the slow path reports it).
     #[inline]
-    fn lookup(&self, index: usize) -> Result<Lookup, AccessError> {
-        if self.destroyed.get() {
-            return Err(AccessError);
-        }
-        Ok(self.with_slots(|slots| match slots.get(index) {
-            Some(Slot::Full(value)) => Lookup::Full((&**value as *const dyn Any).cast::<()>()),
-            Some(Slot::Initializing) => Lookup::Initializing,
-            Some(Slot::Empty) | None => Lookup::Empty,
-        }))
+    fn get(&self, index: usize) -> Option<*const ()> {
+        self.with_slots(|slots| slots.get(index).map(|slot| slot.value))
+            .filter(|value| !value.is_null())
     }
 
-    /// Fills the empty slot `index` with `init()`, run with no borrow of the table held.
+    /// The slow path of an access to the empty slot `index`: refuse after destruction, catch
+    /// a re-entrant initialiser, else fill it with `init()`, run with no borrow held.
     #[cold]
     fn initialize<T: 'static>(
         &self,
         index: usize,
         init: impl FnOnce() -> T,
     ) -> Result<*const T, AccessError> {
-        self.with_slots(|slots| {
+        if self.destroyed.get() {
+            return Err(AccessError);
+        }
+        let reentrant = self.with_slots(|slots| {
             if slots.len() <= index {
-                slots.resize_with(index + 1, || Slot::Empty);
+                slots.resize_with(index + 1, || Slot::EMPTY);
             }
-            slots[index] = Slot::Initializing;
+            std::mem::replace(&mut slots[index].initializing, true)
         });
-        // If `init` panics, the slot goes back to Empty so a later access may retry.
+        assert!(
+            !reentrant,
+            "gort::local!: a value's initialiser accessed the value it initialises"
+        );
+        // If `init` panics, the slot goes back to empty so a later access may retry.
         let reset = ResetOnUnwind { table: self, index };
         let value: Box<dyn Any> = Box::new(init());
         std::mem::forget(reset);
-        let address = (&*value as *const dyn Any).cast::<T>();
         debug_assert_eq!((*value).type_id(), TypeId::of::<T>());
-        if self.destroyed.get() {
-            // Unreachable today (destruction runs only after the owner's last access), kept
-            // so that a value made during destruction is dropped rather than stored.
-            drop(value);
-            return Err(AccessError);
-        }
-        self.with_slots(|slots| slots[index] = Slot::Full(value));
-        Ok(address)
+        let address = (&*value as *const dyn Any).cast::<()>();
+        self.with_slots(|slots| {
+            slots[index] = Slot {
+                value: address,
+                owner: Some(value),
+                initializing: false,
+            }
+        });
+        Ok(address.cast::<T>())
     }
 
     /// Drops every value; from now on every access fails with [`AccessError`].
     fn destroy(&self) {
         self.destroyed.set(true);
         // Moved out first: destructors run with no borrow of the table held, and any access
-        // they make sees `destroyed`.
+        // they make finds no slot and then sees `destroyed`.
         let slots = self.with_slots(std::mem::take);
         drop(slots);
     }
@@ -489,7 +500,7 @@ impl Drop for ResetOnUnwind<'_> {
         let index = self.index;
         self.table.with_slots(|slots| {
             if let Some(slot) = slots.get_mut(index) {
-                *slot = Slot::Empty;
+                *slot = Slot::EMPTY;
             }
         });
     }
