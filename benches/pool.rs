@@ -10,7 +10,8 @@
 //!   - `gort_chan`: the Go program's shape in gort (8 worker goroutines ranging over a
 //!     `gort::chan` of capacity 1024): what the pool adds over a bare channel.
 //!   - `tokio_ct`/`tokio_mt`: one `tokio::spawn` per task (tokio's own answer to "run many
-//!     small tasks"), completion counted by the shared `Window` countdown with `Notify`.
+//!     small tasks"), in windows of 1024 (spawn, wait for all, repeat: at most as many tasks
+//!     in flight as the pool's queue holds), counted by the shared `Window` countdown.
 //!   - `rayon`: a rayon `ThreadPool` of `procs` threads, one `scope.spawn` per task (rayon's
 //!     work-stealing deques, no queue bound): the rayon-style baseline.
 //!
@@ -29,7 +30,7 @@ use tokio::runtime::Runtime;
 use tokio::sync::Notify;
 
 use gort::pool::Pool;
-use support::window::Window;
+use support::window::{self, Window};
 use support::{arm_id, runtimes, PROCS};
 
 /// Workers of the pool arms (Go's twin uses 8).
@@ -81,16 +82,20 @@ fn main() {
     criterion.final_summary();
 }
 
+/// The shared sum of the arms whose tasks must be `'static` (gort's pool, tokio): a static,
+/// so that no arm pays a reference count per task (Go's and rayon's tasks borrow theirs).
+static SUM: AtomicU64 = AtomicU64::new(0);
+
 fn gort_pool(tasks: u64) -> Duration {
     let driver = gort::spawn(move || {
-        let sum = Arc::new(AtomicU64::new(0));
+        let sum = &SUM;
+        sum.store(0, Ordering::Relaxed);
         let start = Instant::now();
         let pool = Pool::builder()
             .workers(WORKERS)
             .queue_capacity(QUEUE)
             .build();
         for i in 0..tasks {
-            let sum = Arc::clone(&sum);
             pool.submit(move || {
                 sum.fetch_add(i, Ordering::Relaxed);
             })
@@ -136,21 +141,28 @@ fn gort_chan(tasks: u64) -> Duration {
 fn tokio_spawn(rt: &Runtime, tasks: u64) -> Duration {
     rt.block_on(async move {
         let driver = tokio::spawn(async move {
-            let state = Arc::new(Window::new(tasks as usize, Notify::new()));
-            let sum = Arc::new(AtomicU64::new(0));
+            let sum = &SUM;
+            sum.store(0, Ordering::Relaxed);
             let start = Instant::now();
-            for i in 0..tasks {
-                let (state, sum) = (Arc::clone(&state), Arc::clone(&sum));
-                tokio::spawn(async move {
-                    sum.fetch_add(i, Ordering::Relaxed);
-                    if state.finish_one() {
-                        state.signal.notify_one();
-                    }
-                });
-            }
-            // `notify_one` leaves a permit if nobody waits yet, so no wake-up is lost.
-            while !state.is_done() {
-                state.signal.notified().await;
+            // Windows of QUEUE tasks: at most that many exist at once, as in the pool's queue
+            // (spawning all of them first would measure memory growth instead).
+            let mut next = 0;
+            for size in window::sizes(tasks, QUEUE as u64) {
+                let state = Arc::new(Window::new(size, Notify::new()));
+                for i in next..next + size as u64 {
+                    let state = Arc::clone(&state);
+                    tokio::spawn(async move {
+                        sum.fetch_add(i, Ordering::Relaxed);
+                        if state.finish_one() {
+                            state.signal.notify_one();
+                        }
+                    });
+                }
+                next += size as u64;
+                // `notify_one` leaves a permit if nobody waits yet, so no wake-up is lost.
+                while !state.is_done() {
+                    state.signal.notified().await;
+                }
             }
             let elapsed = start.elapsed();
             assert_eq!(sum.load(Ordering::Relaxed), expected_sum(tasks));
