@@ -43,7 +43,7 @@
 //! - Unlike Go, dropping a [`CancelHandle`] does not cancel (so `let (ctx, _) = ..` does not
 //!   cancel on the spot); use [`CancelHandle::drop_guard`] for cancel-on-scope-exit.
 //!
-//! Waiting (`done().recv()`, [`sleep_ctx`](crate::sleep_ctx), [`Context::recv`]) parks the
+//! Waiting (`done().recv()`, [`sleep_ctx`], [`Context::recv`]) parks the
 //! calling goroutine, or blocks a plain thread.
 
 mod cancel;
