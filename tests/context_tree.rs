@@ -121,11 +121,12 @@ fn a_deep_and_wide_tree_with_deadlines_cancels_from_the_root_deadline() {
             frontier = next;
         }
         assert_eq!(all.len(), 11_111);
-        let leaf = frontier.last().unwrap();
-        assert_eq!(leaf.done().recv(), Err(gort::RecvError));
-        assert!(all
-            .iter()
-            .all(|c| c.err() == Some(ContextError::DeadlineExceeded)));
+        // The cascade runs on the timer's thread; a node being done says nothing about the
+        // others yet, so wait for each.
+        for ctx in &all {
+            assert_eq!(ctx.done().recv(), Err(gort::RecvError));
+            assert_eq!(ctx.err(), Some(ContextError::DeadlineExceeded));
+        }
     });
 }
 
