@@ -115,3 +115,15 @@ fn cancelling_the_parent_reaches_the_tasks() {
     cancel.cancel();
     assert_eq!(group.wait(), Err(ContextError::Canceled));
 }
+
+#[test]
+fn the_new_types_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<Context>();
+    send_sync::<gort::context::CancelHandle>();
+    send_sync::<gort::pool::Pool>();
+    send_sync::<Group<String>>();
+    send_sync::<gort::LocalKey<std::cell::Cell<u32>>>();
+    send::<gort::context::CancelGuard>();
+}

@@ -43,12 +43,13 @@ mod stats;
 
 use std::any::Any;
 use std::fmt;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::chan::{chan, Receiver, Sender, TrySendError};
 use crate::runtime::join::JoinHandle;
+use crate::runtime::spawn::spawn_at;
 use crate::sync::{Condvar, Mutex};
 use stats::Counters;
 
@@ -175,30 +176,32 @@ impl PoolBuilder {
     ///
     /// # Panics
     /// If `workers` is 0, or a worker goroutine cannot be spawned.
+    #[track_caller]
     pub fn build(self) -> Pool {
         assert!(
             self.workers > 0,
             "gort::pool: a pool needs at least one worker"
         );
+        // Workers report where the pool was built as their spawn site.
+        let site = Location::caller();
         let (queue, tasks) = chan::<Box<dyn Task>>(self.queue_capacity);
         let shared = Arc::new(Shared {
             counters: Counters::new(self.workers),
             idle_lock: Mutex::new(()),
             idle_changed: Condvar::new(),
         });
-        let workers = (0..self.workers)
-            .map(|index| {
-                let mut builder = crate::Builder::new();
-                if let Some(name) = &self.name {
-                    builder = builder.name(format!("{name}-{index}"));
-                }
-                let tasks = tasks.clone();
-                let shared = Arc::clone(&shared);
-                builder
-                    .spawn(move || work(index, &tasks, &shared))
-                    .unwrap_or_else(|e| panic!("gort::pool: cannot spawn a worker: {e}"))
-            })
-            .collect();
+        let mut workers = Vec::with_capacity(self.workers);
+        for index in 0..self.workers {
+            let mut builder = crate::Builder::new();
+            if let Some(name) = &self.name {
+                builder = builder.name(format!("{name}-{index}"));
+            }
+            let tasks = tasks.clone();
+            let shared = Arc::clone(&shared);
+            let worker = spawn_at(builder, move || work(index, &tasks, &shared), site)
+                .unwrap_or_else(|e| panic!("gort::pool: cannot spawn a worker: {e}"));
+            workers.push(worker);
+        }
         Pool {
             name: self.name,
             queue,
@@ -230,6 +233,7 @@ impl Pool {
     ///
     /// # Panics
     /// If `workers` is 0.
+    #[track_caller]
     pub fn new(workers: usize) -> Pool {
         Pool::builder().workers(workers).build()
     }

@@ -22,6 +22,7 @@ use crate::runtime::join::{JoinError, JoinHandle};
 /// };
 /// assert_eq!(winner, "fast");
 /// ```
+#[track_caller]
 pub fn join_chan<T: Send + 'static>(handle: JoinHandle<T>) -> Receiver<Result<T, JoinError>> {
     let (results, receiver) = chan(1);
     crate::spawn(move || {
@@ -42,6 +43,7 @@ pub fn join_chan<T: Send + 'static>(handle: JoinHandle<T>) -> Receiver<Result<T,
 /// let order: Vec<usize> = gort::as_completed(handles).iter().map(|(i, _)| i).collect();
 /// assert_eq!(order, [1, 0]);
 /// ```
+#[track_caller]
 pub fn as_completed<T: Send + 'static>(
     handles: impl IntoIterator<Item = JoinHandle<T>>,
 ) -> Receiver<(usize, Result<T, JoinError>)> {
@@ -69,6 +71,7 @@ pub fn as_completed<T: Send + 'static>(
 /// .unwrap();
 /// assert_eq!((index, result.unwrap()), (1, "mirror b"));
 /// ```
+#[track_caller]
 pub fn first<T: Send + 'static>(
     handles: impl IntoIterator<Item = JoinHandle<T>>,
 ) -> Option<(usize, Result<T, JoinError>)> {
