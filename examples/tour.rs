@@ -120,7 +120,10 @@ fn main() {
         go!(|| "yes").join().unwrap()
     );
 
-    step("7. sockets and blocking calls: the netpoller and the syscall handoff");
+    step("7. channels, close and select");
+    channels_and_select();
+
+    step("8. sockets and blocking calls: the netpoller and the syscall handoff");
     net_and_syscalls();
 
     step("8. a goroutine leak, found by the tracker and the goroutine dump");
@@ -145,6 +148,62 @@ fn main() {
             "busiest go! site: {} with {} live goroutines",
             site.location, site.live
         );
+    }
+}
+
+fn channels_and_select() {
+    // A producer sends on a buffered channel and closes it; `for` over the receiver is Go's
+    // `range ch` and ends at close.
+    let (tx, rx) = gort::chan::<u64>(16);
+    go!(move || {
+        for i in 1..=100 {
+            tx.send(i).unwrap();
+        }
+        tx.close().unwrap();
+    });
+    let sum: u64 = rx.into_iter().sum();
+    println!("received 1..=100 over a buffered channel until close: sum {sum}");
+
+    // An unbuffered ping-pong between two goroutines, timed.
+    let (ping_tx, ping_rx) = gort::chan::<u64>(0);
+    let (pong_tx, pong_rx) = gort::chan::<u64>(0);
+    let rounds = 1_000_000;
+    let echo = go!(move || {
+        for v in ping_rx {
+            pong_tx.send(v + 1).unwrap();
+        }
+    });
+    let per_round_trip = gort::run(move || {
+        let start = Instant::now();
+        let mut v = 0;
+        for _ in 0..rounds {
+            ping_tx.send(v).unwrap();
+            v = pong_rx.recv().unwrap();
+        }
+        assert_eq!(v, rounds);
+        start.elapsed().as_nanos() as f64 / rounds as f64
+    });
+    println!("{rounds} unbuffered round trips between two goroutines: {per_round_trip:.0} ns each");
+    echo.join().unwrap();
+
+    // select: whichever channel is ready; `default` when none is; a timeout arm.
+    let (a_tx, a_rx) = gort::chan::<&str>(1);
+    let (_b_tx, b_rx) = gort::chan::<&str>(1);
+    gort::select! {
+        recv(a_rx) -> v => println!("select with nothing ready: {v:?}"),
+        default => println!("select with nothing ready took `default`"),
+    }
+    a_tx.send("hello").unwrap();
+    gort::select! {
+        recv(a_rx) -> v => println!("select picked the ready channel: {:?}", v.unwrap()),
+        recv(b_rx) -> v => println!("unexpected: {v:?}"),
+    }
+    let start = Instant::now();
+    gort::select! {
+        recv(b_rx) -> v => println!("unexpected: {v:?}"),
+        recv(gort::time::after(Duration::from_millis(20))) -> _ => {
+            println!("a select with a 20 ms timeout gave up after {:?}", start.elapsed())
+        }
     }
 }
 

@@ -3,19 +3,33 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+mod chan;
+pub mod context;
 mod diag;
 pub mod fs;
+mod group;
 pub mod leak;
+mod local;
 mod macros;
 pub mod net;
 pub(crate) mod netpoll;
+pub mod pool;
 pub(crate) mod runtime;
+mod select;
 pub mod signal;
 pub mod sync;
+mod task;
+pub mod time;
 
+pub use chan::{
+    chan, CloseError, IntoIter, Iter, Receiver, RecvError, RecvTimeoutError, SendError,
+    SendTimeoutError, Sender, TryIter, TryRecvError, TrySendError,
+};
+pub use context::{sleep_ctx, Context};
 pub use diag::debug;
-
 pub use diag::metrics::{metrics, Metrics};
+pub use group::Group;
+pub use local::{AccessError, LocalKey};
 pub use runtime::config::{Config, ConfigError};
 pub use runtime::g::{GState, WaitReason};
 pub use runtime::join::{JoinError, JoinHandle};
@@ -27,6 +41,10 @@ pub use runtime::syscall::{
 };
 pub use runtime::sysmon::{hogs, HogReport};
 pub use runtime::{current, num_goroutines, run, sleep, yield_now, Goroutine};
+#[doc(hidden)]
+pub use select::private as __select;
+pub use select::{Select, SelectedOperation};
+pub use task::{as_completed, first, join_all, join_chan, spawn_many, timeout, Elapsed};
 
 /// What `go!` expands to; not a public API.
 #[doc(hidden)]

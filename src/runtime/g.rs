@@ -231,15 +231,21 @@ pub(crate) struct G {
     /// The coroutine. Touched only by the holder of the right to run the G (a run-queue entry
     /// popped by an M, see the module docs): never by two threads at once.
     body: UnsafeCell<GBody>,
+    /// Goroutine-local values (`gort::local!`): touched only by this G while it runs, and
+    /// destroyed by its entry wrapper when it finishes (see `local.rs`).
+    pub(crate) locals: crate::local::LocalTable,
 }
 
 // SAFETY: all shared fields are atomics or immutable after construction. `body` holds the
 // coroutine, which is `!Send` only because corosensei cannot prove what lives on its stack: the
 // entry closure is `Send + 'static` (spawn's bounds), and `body` is accessed only by the single
 // thread that holds the right to run the G (the run-queue protocol in `m.rs` and `park.rs`).
+// `locals` may hold `!Send` values made by the G; they move between threads only with the G
+// itself, as the values on its stack do.
 unsafe impl Send for G {}
-// SAFETY: see `Send`: `body` is never accessed through a shared reference by two threads at
-// once; everything else is atomic or read-only.
+// SAFETY: see `Send`: `body` and `locals` are never accessed through a shared reference by two
+// threads at once (`locals` only by the G itself, see `local.rs`); everything else is atomic or
+// read-only.
 unsafe impl Sync for G {}
 
 impl G {
@@ -269,6 +275,7 @@ impl G {
             leak,
             yielder: AtomicPtr::new(std::ptr::null_mut()),
             body: UnsafeCell::new(GBody::NotStarted(entry)),
+            locals: crate::local::LocalTable::new(),
         }
     }
 

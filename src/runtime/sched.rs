@@ -325,12 +325,20 @@ impl Sched {
         }
     }
 
-    /// Wakes an idle M without handing it a P (it re-evaluates: timers).
+    /// Wakes an idle M without handing it a P (it re-evaluates: timers). With no idle M —
+    /// before the first goroutine, no M exists at all — starts one (it finds the timer, then
+    /// sleeps as the timer sleeper), so a timer added from a plain thread still fires.
     pub(crate) fn poke_idle_m(&self) {
         let idle = lock(&self.idle);
-        if let Some(m) = idle.ms.last() {
-            if let Some(t) = m.thread.get() {
-                t.unpark();
+        match idle.ms.last() {
+            Some(m) => {
+                if let Some(t) = m.thread.get() {
+                    t.unpark();
+                }
+            }
+            None => {
+                drop(idle);
+                self.wakep();
             }
         }
     }

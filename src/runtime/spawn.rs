@@ -166,6 +166,8 @@ where
     let entry = EntrySlot::new(move || {
         let result = panic::catch_unwind(AssertUnwindSafe(f))
             .map(|value| Box::new(value) as Box<dyn Any + Send>);
+        // Goroutine-local values die with the G, before it counts as finished (`local.rs`).
+        let result = crate::local::destroy_goroutine_locals(result);
         let g = m::current_g().expect("a goroutine entry runs in its goroutine");
         // Like the registry, the site count drops before `join` can return.
         if let Some(counter) = g.leak.site_counter {

@@ -1,0 +1,254 @@
+//! `Waiter`: one blocked operation of one goroutine (Go's `sudog`), and the `Claim` that wakes it.
+//!
+//! A goroutine that must block on a channel operation (or on a whole `select!`) puts one
+//! `Waiter` on its own stack, links one [`Entry`](super::waitq::Entry) per channel operation
+//! into the channels' wait queues, and parks until some other party moves the waiter's state
+//! word out of `WAITING`. Goroutine stacks never move, so the addresses stay valid while it is
+//! parked; the waiter outlives every pointer to it by the protocol below.
+//!
+//! # The state word
+//! `state` packs a tag (low 3 bits) and the index of the operation ("arm") it concerns:
+//!
+//! | tag        | meaning                                                                 | set by        |
+//! |------------|-------------------------------------------------------------------------|---------------|
+//! | `WAITING`  | registered, nobody has chosen it                                        | owner (init)  |
+//! | `ABORTED`  | the owner gave up (deadline, or it found a ready arm itself)            | owner, by CAS |
+//! | `CLAIMED`  | one claimer won the CAS from `WAITING` and is finishing the hand-off    | claimer, CAS  |
+//! | `COMPLETED`| the claimer moved the value (into or out of the arm's packet)           | claimer       |
+//! | `CLOSED`   | the arm's channel was closed; the packet was not touched                | claimer       |
+//! | `RETRY`    | the arm may be ready now: the owner must try that arm again             | claimer       |
+//! | `DELIVER`  | a receiver waits for this (lazy) send arm to deliver into `delivery`    | claimer       |
+//!
+//! Transitions: `WAITING → ABORTED` (owner) or `WAITING → CLAIMED` (one claimer, by CAS, so
+//! exactly one party ever wins a waiter: the rule that makes a select woken by exactly one
+//! channel), then `CLAIMED → COMPLETED | CLOSED | RETRY | DELIVER` (the same claimer). The last
+//! four and `ABORTED` are final.
+//!
+//! # Who may touch a waiter
+//! - The owner, always (it only reads `state` and, after a final `DELIVER`, `delivery`).
+//! - Anyone holding the lock of a wait queue in which one of its entries is linked may read
+//!   `state` and try the claiming CAS.
+//! - The single claimer, from its successful CAS until its final store. It takes the
+//!   `unparker` out first, so after the final store it never touches the waiter again.
+//!
+//! The owner returns (and the waiter dies) only after it saw a final state, and after it
+//! unlinked each of its entries under that queue's lock (a claimer unlinks the entry it
+//! claims itself). So no pointer to a dead waiter is ever followed.
+//!
+//! # Memory ordering
+//! The claimer's final store is `Release`; it pairs with the owner's `Acquire` load in
+//! [`Waiter::wait`], so the value written into (or taken out of) the packet and the
+//! `delivery` pointer are visible to the owner once it sees the final tag. The claiming CAS
+//! is `Acquire` on success: it pairs with nothing stronger than the queue lock, under which
+//! the entry (and the unparker put in the waiter before linking) was published.
+
+use std::cell::UnsafeCell;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use crate::runtime::g::WaitReason;
+use crate::runtime::park::{park, park_until, Unparker};
+
+const TAG_BITS: u32 = 3;
+const TAG_MASK: usize = (1 << TAG_BITS) - 1;
+const WAITING: usize = 0;
+const ABORTED: usize = 1;
+const CLAIMED: usize = 2;
+const COMPLETED: usize = 3;
+const CLOSED: usize = 4;
+const RETRY: usize = 5;
+const DELIVER: usize = 6;
+
+/// How a claimer ended a wait (what the owner must do next for the chosen arm).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Wake {
+    /// The value moved: into the arm's packet (a receive) or out of it (an eager send).
+    Completed,
+    /// The arm's channel was closed; the packet is untouched.
+    Closed,
+    /// The arm may be ready now; try it again (the buffered flavor's notification).
+    Retry,
+    /// A receiver waits for this lazy send arm; the pointer is its delivery packet.
+    Deliver(*const ()),
+}
+
+/// The result of a wait: which arm and how, or nothing if the owner gave up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Woken {
+    /// Index of the operation (0 for a plain send or receive).
+    pub(crate) arm: usize,
+    /// What the claimer did.
+    pub(crate) wake: Wake,
+}
+
+/// One parked operation (or select) of one goroutine or thread.
+#[derive(Debug)]
+pub(crate) struct Waiter {
+    /// Tag and arm index; see the module table.
+    state: AtomicUsize,
+    /// The owner's unparker. Written by the owner before any entry is linked; taken by the
+    /// one claimer after its successful CAS; otherwise dropped by the owner.
+    unparker: UnsafeCell<Option<Unparker>>,
+    /// The delivery packet of a receiver that claimed a lazy send arm. Written by that
+    /// claimer before its `Release` store of `DELIVER`, read by the owner after it.
+    delivery: UnsafeCell<*const ()>,
+    /// Why the owner is parked (for dumps).
+    reason: WaitReason,
+}
+
+impl Waiter {
+    /// A fresh waiter for the calling goroutine (or thread).
+    pub(crate) fn new(reason: WaitReason) -> Waiter {
+        Waiter {
+            state: AtomicUsize::new(WAITING),
+            unparker: UnsafeCell::new(Some(Unparker::current())),
+            delivery: UnsafeCell::new(std::ptr::null()),
+            reason,
+        }
+    }
+
+    /// Whether nobody has claimed the waiter and the owner has not given up.
+    pub(crate) fn is_waiting(&self) -> bool {
+        self.state.load(Ordering::Acquire) == WAITING
+    }
+
+    /// Parks until a claimer ends the wait, or until `deadline` (then the owner aborts, and
+    /// `None` comes back). A claim that won the race with the deadline is still honoured.
+    pub(crate) fn wait(&self, deadline: Option<Instant>) -> Option<Woken> {
+        loop {
+            // Acquire: pairs with the Release final store in `Claim::end`.
+            let state = self.state.load(Ordering::Acquire);
+            match state & TAG_MASK {
+                WAITING => match deadline {
+                    None => park(self.reason),
+                    Some(deadline) => {
+                        if Instant::now() >= deadline {
+                            if let Some(woken) = self.abort() {
+                                return Some(woken);
+                            }
+                            return None;
+                        }
+                        park_until(self.reason, deadline);
+                    }
+                },
+                // The claimer is moving the value; it unparks us after its final store.
+                CLAIMED => park(self.reason),
+                ABORTED => unreachable!("only the owner aborts, and it does not wait after"),
+                _ => return Some(self.decode(state)),
+            }
+        }
+    }
+
+    /// Gives up waiting. Returns `None` if the abort won; if a claimer was first, waits for
+    /// it to finish and returns its outcome, which the owner must then honour.
+    pub(crate) fn abort(&self) -> Option<Woken> {
+        match self
+            .state
+            .compare_exchange(WAITING, ABORTED, Ordering::Acquire, Ordering::Acquire)
+        {
+            Ok(_) => None,
+            Err(_) => self.wait(None),
+        }
+    }
+
+    fn decode(&self, state: usize) -> Woken {
+        let arm = state >> TAG_BITS;
+        let wake = match state & TAG_MASK {
+            COMPLETED => Wake::Completed,
+            CLOSED => Wake::Closed,
+            RETRY => Wake::Retry,
+            DELIVER => {
+                // SAFETY: the claimer wrote `delivery` before its Release store of DELIVER,
+                // which our Acquire load saw; nobody writes it afterwards.
+                Wake::Deliver(unsafe { *self.delivery.get() })
+            }
+            tag => unreachable!("not a final waiter state: {tag}"),
+        };
+        Woken { arm, wake }
+    }
+
+    /// Tries to become the one claimer of `waiter` for operation `arm`.
+    ///
+    /// # Safety
+    /// `waiter` must be alive: the caller holds the lock of a wait queue in which an entry
+    /// pointing to it is (or was, since the caller popped it under the same lock hold) linked.
+    pub(crate) unsafe fn try_claim(waiter: NonNull<Waiter>, arm: usize) -> Option<Claim> {
+        // SAFETY: alive by the caller's contract.
+        let this = unsafe { waiter.as_ref() };
+        // Acquire on success: we read the unparker the owner stored before linking (the
+        // queue lock already orders it; Acquire keeps the claim self-contained).
+        this.state
+            .compare_exchange(
+                WAITING,
+                CLAIMED | (arm << TAG_BITS),
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            )
+            .ok()?;
+        // SAFETY: our CAS made us the only claimer; the owner does not touch `unparker`
+        // until it sees a final state, which only we can store.
+        let unparker = unsafe { (*this.unparker.get()).take() };
+        Some(Claim {
+            waiter,
+            unparker,
+            arm,
+        })
+    }
+}
+
+// SAFETY: the cells are written only under the protocol in the module docs (owner before
+// linking, one claimer between its CAS and its final Release store, owner after an Acquire
+// of that store); every other field is atomic or immutable.
+unsafe impl Sync for Waiter {}
+
+/// The right, won by CAS, to end one waiter's wait. Ending it is the claimer's duty: a claim
+/// dropped without [`Claim::finish`] or [`Claim::deliver`] (say, while unwinding) ends the
+/// wait with [`Wake::Retry`], so the owner is never left parked.
+#[derive(Debug)]
+pub(crate) struct Claim {
+    waiter: NonNull<Waiter>,
+    unparker: Option<Unparker>,
+    arm: usize,
+}
+
+impl Claim {
+    /// Ends the wait with `wake` (not `Deliver`) and unparks the owner.
+    pub(crate) fn finish(mut self, wake: Wake) {
+        let tag = match wake {
+            Wake::Completed => COMPLETED,
+            Wake::Closed => CLOSED,
+            Wake::Retry => RETRY,
+            Wake::Deliver(_) => unreachable!("use Claim::deliver"),
+        };
+        self.end(tag);
+    }
+
+    /// Ends the wait with `DELIVER`: the owner (a lazy send arm) must deliver its value into
+    /// `delivery`, a packet the claimer keeps alive until the owner marks it done.
+    pub(crate) fn deliver(mut self, delivery: *const ()) {
+        // SAFETY: we are the one claimer (CAS won); the owner reads `delivery` only after
+        // seeing the DELIVER tag that `end` stores below with Release.
+        unsafe { *self.waiter.as_ref().delivery.get() = delivery };
+        self.end(DELIVER);
+    }
+
+    fn end(&mut self, tag: usize) {
+        // SAFETY: the waiter stays alive until the owner sees a final state, which is the
+        // store below; this is our last access to it.
+        let state = unsafe { &self.waiter.as_ref().state };
+        // Release: pairs with the Acquire load in `Waiter::wait`; publishes the packet.
+        state.store(tag | (self.arm << TAG_BITS), Ordering::Release);
+        if let Some(unparker) = self.unparker.take() {
+            unparker.unpark();
+        }
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if self.unparker.is_some() {
+            self.end(RETRY);
+        }
+    }
+}
