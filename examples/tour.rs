@@ -126,8 +126,9 @@ fn main() {
     step("8. sockets and blocking calls: the netpoller and the syscall handoff");
     net_and_syscalls();
 
-    step("8. a goroutine leak, found by the tracker and the goroutine dump");
-    // The tracker takes its baseline now; 100 pollers that nobody ever stops then leak.
+    step("9. a goroutine leak, found by the tracker and the goroutine dump");
+    // The tracker takes its baseline now; then 100 subscribers wait on a channel whose
+    // sender is kept but never used: the classic leak (a receive nobody sends to).
     let tracker = gort::leak::Tracker::new(
         gort::leak::TrackerConfig::new()
             .leak_threshold(50)
@@ -135,13 +136,18 @@ fn main() {
             .top_groups(3)
             .on_report(|report| println!("{report}")),
     );
-    for _ in 0..100 {
-        go!(gort::Builder::new().name("forgotten-poller"), || loop {
-            gort::sleep(Duration::from_secs(3600));
-        });
-    }
+    let (forgotten_tx, rx) = gort::chan::<u64>(0);
+    let subscribers: Vec<_> = (0..100)
+        .map(|_| {
+            let rx = rx.clone();
+            go!(gort::Builder::new().name("subscriber"), move || {
+                let _ = rx.recv();
+            })
+        })
+        .collect();
     // The report (printed by the callback above) names the spawn site, what they wait on and
     // for how long; `leak::sites()` has the same count live, at the cost of one atomic per spawn.
+    gort::sleep(Duration::from_millis(20));
     tracker.check_now();
     if let Some(site) = gort::leak::sites().first() {
         println!(
@@ -149,6 +155,16 @@ fn main() {
             site.location, site.live
         );
     }
+    // The fix: close the channel (here: drop its last sender); every receive returns.
+    drop(forgotten_tx);
+    subscribers.into_iter().for_each(|h| h.join().unwrap());
+    println!(
+        "after closing the channel: {}",
+        match tracker.check_now() {
+            None => "the tracker has nothing to report".to_owned(),
+            Some(report) => report.to_string(),
+        }
+    );
 }
 
 fn channels_and_select() {

@@ -39,6 +39,13 @@ fn child(scenario: &str) {
             wg.add(1);
             wg.wait();
         }),
+        // A receive nobody sends to: the sender is alive (so the channel never closes) but
+        // held by the receiving goroutine itself.
+        "receive_nobody_sends_to" => gort::run(|| {
+            let (tx, rx) = gort::chan::<u32>(0);
+            let _unused = tx;
+            let _ = rx.recv();
+        }),
         // No `run`: the program's main thread joins a goroutine stuck for good.
         "plain_thread_joins_a_stuck_goroutine" => {
             let wg = Arc::new(gort::sync::WaitGroup::new());
@@ -63,6 +70,19 @@ fn child(scenario: &str) {
             gort::run(move || {
                 *mutex.lock() += 1;
             });
+            outside.join().unwrap();
+            eprintln!("child: finished");
+        }
+        // A thread outside the runtime is about to send on the channel the main goroutine
+        // receives from.
+        "outside_thread_about_to_send" => {
+            let (tx, rx) = gort::chan::<u32>(0);
+            let outside = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(300));
+                tx.send(7).unwrap();
+            });
+            let got = gort::run(move || rx.recv().unwrap());
+            assert_eq!(got, 7);
             outside.join().unwrap();
             eprintln!("child: finished");
         }
@@ -232,6 +252,17 @@ fn main() {
                     "panicked at tests/diag_deadlock.rs:",
                 ],
             ),
+        ),
+        (
+            "receive_nobody_sends_to",
+            expect_deadlock(
+                "receive_nobody_sends_to",
+                &["(main), waiting on chan receive"],
+            ),
+        ),
+        (
+            "outside_thread_about_to_send",
+            expect_finish("outside_thread_about_to_send"),
         ),
         (
             "waitgroup_never_done",
