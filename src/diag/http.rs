@@ -16,7 +16,7 @@ use std::fmt::Write as _;
 use std::time::SystemTime;
 
 use super::dump;
-use crate::leak::tracker::LAST_CHECK;
+use crate::leak::report::LAST_CHECK;
 use crate::runtime::sched::lock;
 
 /// A page of the debug endpoint.

@@ -27,7 +27,7 @@
 //! - **Dump** (`diag/dump.rs`): groups a snapshot by spawn site, name and state.
 //! - **Scopes** (`scope.rs`): a scope id in every G header, copied from the spawner at spawn —
 //!   one relaxed load on the spawn path.
-//! - **Tracker** (`tracker.rs`, `baseline.rs`) and **tracked regions** (`track.rs`): off the
+//! - **Tracker** (`tracker.rs`, `report.rs`, `baseline.rs`) and **tracked regions** (`track.rs`): off the
 //!   spawn path entirely; the monitor is one goroutine that wakes every `check_interval`.
 //! - **Spawn backtraces** (`backtrace.rs`): off by default (one relaxed load per spawn).
 //!
@@ -41,6 +41,7 @@
 pub(crate) mod backtrace;
 pub(crate) mod baseline;
 pub(crate) mod ignore;
+pub(crate) mod report;
 pub(crate) mod scope;
 pub(crate) mod site;
 pub(crate) mod snapshot;
@@ -51,11 +52,12 @@ pub use crate::diag::dump::{Dump, DumpGroup};
 pub use backtrace::{capture_spawn_backtraces, spawn_backtraces_enabled};
 pub use baseline::Baseline;
 pub use ignore::IgnoreList;
+pub use report::{CheckSummary, Level, Report};
 pub use scope::{check, check_with, Leaked, Options, Scope};
 pub use site::{live_at, sites, SiteCount};
 pub use snapshot::{snapshot, GoroutineInfo, Snapshot};
 pub use track::{track, tracked, TrackGuard, TrackedRegion};
-pub use tracker::{CheckSummary, Level, Report, Reporter, Tracker, TrackerConfig};
+pub use tracker::{Reporter, Tracker, TrackerConfig};
 
 /// The live goroutines grouped like Go's goroutine profile: by spawn site, name and state,
 /// largest group first (`snapshot().dump()`). Print it with `{}`.
