@@ -125,6 +125,30 @@ fn main() {
 
     step("8. sockets and blocking calls: the netpoller and the syscall handoff");
     net_and_syscalls();
+
+    step("8. a goroutine leak, found by the tracker and the goroutine dump");
+    // The tracker takes its baseline now; 100 pollers that nobody ever stops then leak.
+    let tracker = gort::leak::Tracker::new(
+        gort::leak::TrackerConfig::new()
+            .leak_threshold(50)
+            .stack_trace_on_leak(false)
+            .top_groups(3)
+            .on_report(|report| println!("{report}")),
+    );
+    for _ in 0..100 {
+        go!(gort::Builder::new().name("forgotten-poller"), || loop {
+            gort::sleep(Duration::from_secs(3600));
+        });
+    }
+    // The report (printed by the callback above) names the spawn site, what they wait on and
+    // for how long; `leak::sites()` has the same count live, at the cost of one atomic per spawn.
+    tracker.check_now();
+    if let Some(site) = gort::leak::sites().first() {
+        println!(
+            "busiest go! site: {} with {} live goroutines",
+            site.location, site.live
+        );
+    }
 }
 
 fn channels_and_select() {

@@ -8,6 +8,7 @@ pub mod context;
 mod diag;
 pub mod fs;
 mod group;
+pub mod leak;
 mod local;
 mod macros;
 pub mod net;
@@ -25,6 +26,8 @@ pub use chan::{
     SendTimeoutError, Sender, TryIter, TryRecvError, TrySendError,
 };
 pub use context::{sleep_ctx, Context};
+pub use diag::debug;
+
 pub use diag::metrics::{metrics, Metrics};
 pub use group::Group;
 pub use local::{AccessError, LocalKey};
@@ -43,3 +46,10 @@ pub use runtime::{current, num_goroutines, run, sleep, yield_now, Goroutine};
 pub use select::private as __select;
 pub use select::{Select, SelectedOperation};
 pub use task::{as_completed, first, join_all, join_chan, spawn_many, timeout, Elapsed};
+
+/// What `go!` expands to; not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::leak::site::SiteCounter;
+    pub use crate::runtime::spawn::{go_counted, go_counted_with};
+}

@@ -309,6 +309,8 @@ impl Poller {
                 }
             }
         }
+        // [leak] For `gort::metrics().netpoll_wakeups`.
+        crate::diag::counters::note_netpoll_wakeups(delivered);
         delivered
     }
 }

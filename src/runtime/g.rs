@@ -157,6 +157,7 @@ impl WaitReason {
     }
 }
 
+use std::backtrace::Backtrace;
 use std::cell::UnsafeCell;
 use std::panic::Location;
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -167,6 +168,7 @@ use super::entry::EntrySlot;
 use super::join::JoinSlot;
 use super::stack::StackBounds;
 use super::token::ParkToken;
+use crate::leak::site::SiteCounter;
 
 /// A counted reference to a G (see `gref.rs`). A run-queue entry is one of these.
 pub(crate) use super::gref::GRef;
@@ -180,6 +182,19 @@ pub(crate) enum GBody {
     Started(GCoroutine, StackBounds),
     /// Finished: the stack went back to the pool.
     Finished,
+}
+
+/// What the leak tracker keeps in a G's header (`leak/mod.rs` explains each use). Set at
+/// spawn; only `scope` changes afterwards, and only by the G itself (`leak::Scope`).
+pub(crate) struct LeakTag {
+    /// The live counter of the `go!` call site that spawned this G (`None`: spawned with the
+    /// function forms `spawn`/`Builder::spawn`, which have no per-site counter).
+    pub(crate) site_counter: Option<&'static SiteCounter>,
+    /// The leak-check scope this G belongs to (0: none), copied from the spawner at spawn, so
+    /// descendants of a scope's goroutines belong to it too.
+    pub(crate) scope: AtomicU64,
+    /// The spawner's stack at spawn, when `GORT_TRACEBACK=spawn` (boxed: one word when off).
+    pub(crate) spawn_backtrace: Option<Box<Backtrace>>,
 }
 
 /// A goroutine's header.
@@ -208,6 +223,8 @@ pub(crate) struct G {
     pub(crate) registry_slot: AtomicU64,
     /// Where the G leaves its result for its `JoinHandle`.
     pub(crate) join: JoinSlot,
+    /// Per-site count, leak-check scope and spawn backtrace (the leak tracker's fields).
+    pub(crate) leak: LeakTag,
     /// The running coroutine's yielder (its address on the G's own stack), set by the G when
     /// it first runs and read only by the G itself to suspend.
     pub(crate) yielder: AtomicPtr<Yielder>,
@@ -239,6 +256,7 @@ impl G {
         parent: u64,
         stack_size: usize,
         entry: EntrySlot,
+        leak: LeakTag,
     ) -> G {
         let now = clock::coarse_nanos();
         G {
@@ -254,6 +272,7 @@ impl G {
             park_token: ParkToken::new(),
             registry_slot: AtomicU64::new(u64::MAX),
             join: JoinSlot::new(),
+            leak,
             yielder: AtomicPtr::new(std::ptr::null_mut()),
             body: UnsafeCell::new(GBody::NotStarted(entry)),
             locals: crate::local::LocalTable::new(),

@@ -7,6 +7,11 @@
 //! (Release); if `DONE` was already set it does not park. Whichever bit lands second sees the
 //! first (both are one atomic RMW on the same word), so a wake-up is never lost, and the
 //! joiner reads `result` only after seeing `DONE` (Acquire).
+//!
+//! A plain thread blocked in `join` (`gort::run`'s caller, typically) registers with the
+//! deadlock detector while it waits (`diag/deadlock.rs`): the detector then knows that thread
+//! can do nothing until a goroutine finishes, and when every goroutine is asleep for good it
+//! leaves the thread a verdict, which `join` raises as a panic.
 
 use std::any::Any;
 use std::cell::UnsafeCell;
@@ -15,7 +20,9 @@ use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use super::g::{GRef, WaitReason};
+use super::m::in_goroutine;
 use super::park::{self, Unparker};
+use crate::diag::deadlock::BlockedJoiner;
 
 const DONE: u8 = 1;
 const WAITER: u8 = 2;
@@ -58,18 +65,24 @@ impl JoinSlot {
         }
     }
 
-    fn is_done(&self) -> bool {
+    pub(crate) fn is_done(&self) -> bool {
         self.state.load(Ordering::Acquire) & DONE != 0
     }
 
-    /// Waits for `DONE` and takes the result. Called once, by the handle's owner.
-    fn wait(&self) -> AnyResult {
+    /// Waits for `DONE` and takes the result. Called once, by the handle's owner; `g` is the
+    /// G this slot belongs to. (`track_caller`: a deadlock verdict names the caller's `join`.)
+    #[track_caller]
+    fn wait(&self, g: &GRef) -> AnyResult {
         if !self.is_done() {
             // SAFETY: only the (single) joiner writes `waiter`, before setting `WAITER`.
             unsafe { *self.waiter.get() = Some(Unparker::current()) };
             let prev = self.state.fetch_or(WAITER, Ordering::AcqRel);
             if prev & DONE == 0 {
+                let blocked = (!in_goroutine()).then(|| BlockedJoiner::enter(g));
                 while !self.is_done() {
+                    if let Some(report) = blocked.as_ref().and_then(BlockedJoiner::verdict) {
+                        panic!("{report}");
+                    }
                     park::park(WaitReason::Join);
                 }
             }
@@ -107,11 +120,17 @@ impl<T> JoinHandle<T> {
     ///
     /// # Errors
     /// [`JoinError`] if the goroutine panicked.
+    ///
+    /// # Panics
+    /// On a plain thread, when gort's deadlock detector finds that every goroutine is asleep
+    /// for good (see [`gort::debug`](crate::debug)): "all goroutines are asleep - deadlock!"
+    /// with the goroutine dump.
+    #[track_caller]
     pub fn join(self) -> Result<T, JoinError>
     where
         T: 'static,
     {
-        match self.g.join.wait() {
+        match self.g.join.wait(&self.g) {
             Ok(value) => Ok(*value
                 .downcast::<T>()
                 .expect("a goroutine's result has its JoinHandle's type")),

@@ -23,7 +23,7 @@ use super::coro::{self, Switch};
 use super::g::{GBody, GRef, GState, G};
 use super::overflow;
 use super::p::P;
-use super::sched::{MHandle, Sched};
+use super::sched::{MHandle, MStats, Sched};
 
 thread_local! {
     static CURRENT_P: Cell<*const P> = const { Cell::new(ptr::null()) };
@@ -122,6 +122,8 @@ pub(crate) fn report_thread_error(e: &io::Error) {
 
 fn m_main(handle: Arc<MHandle>, p: &'static P, spinning: bool) {
     let _ = handle.thread.set(std::thread::current());
+    // The deadlock detector's thread census must know this thread is an M.
+    crate::diag::threads::register_runtime_thread();
     if let Err(e) = overflow::ensure_altstack() {
         eprintln!(
             "gort: no signal stack for worker thread: a stack overflow will not be reported: {e}"
@@ -198,6 +200,7 @@ fn execute(m: &MLocal, g: GRef) {
                 unsafe { p.stacks() }.put(coroutine.into_stack());
                 // Untimed: nobody asks how long a G has been dead, and this is the spawn path.
                 g.set_state_untimed(GState::Dead);
+                MStats::bump(&m.handle.stats.finished);
                 break false;
             }
             Some(Switch::Yield) => {
@@ -208,6 +211,7 @@ fn execute(m: &MLocal, g: GRef) {
                 // Commit the park: from here the G belongs to whoever unparks it. An unpark
                 // that came in since the G decided to park left a token: run it again.
                 if g.park_token.commit_park() {
+                    MStats::bump(&m.handle.stats.parks);
                     break false;
                 }
                 g.set_state(GState::Running);
@@ -254,6 +258,10 @@ pub(crate) fn stop_m(s: &Sched, m: &mut MLocal) -> (&'static P, bool) {
             }
             return wait_for_handoff(m);
         }
+        // [leak] The last M going to sleep asks whether every goroutine is asleep for good;
+        // the fence above also pairs with the one a thread blocking in `join` makes before it
+        // looks (`diag/deadlock.rs`).
+        crate::diag::deadlock::on_m_idle(s);
         std::thread::park();
         if let Some(handed) = m.handle.take_handoff() {
             return handed;

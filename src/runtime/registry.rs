@@ -22,6 +22,9 @@ use super::sched::lock;
 
 const SHARDS: usize = 32;
 const ID_BLOCK: u64 = 1024;
+/// Slots a registry walk copies per lock acquisition: bounds how long a walk holds up a spawn
+/// or a finish in that shard (a few microseconds).
+const WALK_CHUNK: usize = 256;
 
 struct Shard {
     slots: Mutex<Slab>,
@@ -108,20 +111,48 @@ impl Registry {
         total.max(0) as usize
     }
 
-    /// Calls `f` on every live G, one shard lock at a time (never stops the world).
-    #[allow(dead_code)] // the reader, the goroutine dump, comes with the leak tracker
-    pub(crate) fn for_each(&self, mut f: impl FnMut(&GRef)) {
+    /// Calls `f` on every live G without stopping the world: a shard's lock is held only to
+    /// clone (an `Arc` increment each) the next `WALK_CHUNK` slots, and `f` runs with no lock
+    /// held. A G spawned or finished during the walk may or may not be seen; none is seen
+    /// twice (a G keeps its slot for life, and the walk only moves forward).
+    pub(crate) fn for_each(&self, mut f: impl FnMut(GRef)) {
+        let mut batch: Vec<GRef> = Vec::with_capacity(WALK_CHUNK);
         for shard in self.shards.iter() {
-            let live: Vec<GRef> = lock(&shard.slots)
+            let mut next = 0;
+            loop {
+                let more = {
+                    let slab = lock(&shard.slots);
+                    let end = slab.entries.len().min(next + WALK_CHUNK);
+                    if next < end {
+                        batch.extend(slab.entries[next..end].iter().flatten().cloned());
+                    }
+                    next = end;
+                    next < slab.entries.len()
+                };
+                for g in batch.drain(..) {
+                    f(g);
+                }
+                if !more {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+impl Registry {
+    /// The first live G for which `pred` holds, evaluated under each shard's lock in turn
+    /// (so `pred` must be short and take no lock): the deadlock detector's scan, which needs
+    /// no copy of the Gs that do not match.
+    pub(crate) fn find(&self, mut pred: impl FnMut(&G) -> bool) -> Option<GRef> {
+        self.shards.iter().find_map(|shard| {
+            lock(&shard.slots)
                 .entries
                 .iter()
                 .flatten()
+                .find(|g| pred(g))
                 .cloned()
-                .collect();
-            for g in &live {
-                f(g);
-            }
-        }
+        })
     }
 }
 

@@ -26,7 +26,7 @@
 //! sleep or being woken). Each M's `handoff` mutex passes a P to a sleeping M. Neither is ever
 //! held while running a G, and nothing else is taken while holding `idle`.
 
-use std::sync::atomic::{fence, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::thread::Thread;
 
@@ -48,6 +48,26 @@ pub(crate) struct MHandle {
     pub(crate) thread: OnceLock<Thread>,
     /// A P handed to this sleeping M, with whether it should start as a spinner.
     handoff: Mutex<Option<(&'static P, bool)>>,
+    /// Counters for `gort::metrics`, written only by this M's own thread.
+    pub(crate) stats: MStats,
+}
+
+/// Per-M event counters. Single writer (the M's thread), so an increment is a relaxed load
+/// and store, not a locked read-modify-write; `gort::metrics` sums them over `Sched::all_ms`.
+#[derive(Debug, Default)]
+pub(crate) struct MStats {
+    /// Gs this M has parked (committed parks).
+    pub(crate) parks: AtomicU64,
+    /// Gs that finished on this M.
+    pub(crate) finished: AtomicU64,
+}
+
+impl MStats {
+    /// Adds one to a counter of this M (only its own thread calls this).
+    #[inline]
+    pub(crate) fn bump(counter: &AtomicU64) {
+        counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    }
 }
 
 impl MHandle {
@@ -101,6 +121,12 @@ pub(crate) struct Sched {
     pub(crate) stack_size: usize,
     /// Serialises `set_maxprocs`.
     pub(crate) procs_lock: Mutex<()>,
+    /// Every M ever started (for metrics: their counters). Pushed in `new_m` only.
+    pub(crate) all_ms: Mutex<Vec<Arc<MHandle>>>,
+    /// Gs spawned from plain threads (Gs spawned by Gs are counted per P).
+    pub(crate) spawned_from_threads: AtomicU64,
+    /// Ps handed to a sleeping M (`MHandle::hand`).
+    pub(crate) handoffs: AtomicU64,
 }
 
 impl std::fmt::Debug for Sched {
@@ -138,6 +164,9 @@ impl Sched {
             timers: TimerQueue::new(),
             stack_size,
             procs_lock: Mutex::new(()),
+            all_ms: Mutex::new(Vec::new()),
+            spawned_from_threads: AtomicU64::new(0),
+            handoffs: AtomicU64::new(0),
         }
     }
 
@@ -387,6 +416,7 @@ impl Sched {
     fn hand_or_spawn(&self, p: &'static P, m: Option<(Arc<MHandle>, bool)>, spinning: bool) {
         match m {
             Some((m, from_poller)) => {
+                self.handoffs.fetch_add(1, Ordering::Relaxed);
                 m.hand(p, spinning);
                 if from_poller {
                     crate::netpoll::wake();
@@ -409,11 +439,31 @@ impl Sched {
     /// Creates a new M handle, or fails past the thread limit (`syscall::set_max_threads`).
     pub(crate) fn new_m(&self) -> std::io::Result<Arc<MHandle>> {
         let id = super::syscall::reserve_m(&self.mcount)?;
-        Ok(Arc::new(MHandle {
+        let m = Arc::new(MHandle {
             id,
             thread: OnceLock::new(),
             handoff: Mutex::new(None),
-        }))
+            stats: MStats::default(),
+        });
+        lock(&self.all_ms).push(m.clone());
+        Ok(m)
+    }
+
+    /// Runs `f` under the idle lock if, at that instant, the runtime is quiescent: every M
+    /// asleep in the idle list (none blocked in the netpoller), every P idle, no M spinning
+    /// and every run queue empty. While the lock is held no M can leave the idle list or take
+    /// a P, so the runtime stays quiescent until some thread outside it acts (the deadlock
+    /// detector's ground, `diag/deadlock.rs`). `None` if the runtime is not quiescent.
+    pub(crate) fn while_quiescent<R>(&self, f: impl FnOnce() -> R) -> Option<R> {
+        let idle = lock(&self.idle);
+        let nprocs = self.nprocs.load(Ordering::SeqCst);
+        let quiescent = idle.ps.len() == nprocs
+            && idle.poller.is_none()
+            && idle.ms.len() == self.mcount.load(Ordering::SeqCst)
+            && self.nmspinning.load(Ordering::SeqCst) == 0
+            && self.global.is_empty()
+            && P_TABLE.iter().map_while(|p| p.get()).all(|p| p.is_empty());
+        quiescent.then(f)
     }
 }
 
@@ -430,7 +480,12 @@ fn p_table(id: usize) -> &'static P {
 /// The scheduler, started on first use with the configuration in `config.rs`.
 #[inline]
 pub(crate) fn sched() -> &'static Sched {
-    SCHED.get_or_init(super::config::start_runtime)
+    SCHED.get_or_init(|| {
+        let s = super::config::start_runtime();
+        // Diagnostics switched on by the environment (GORT_SCHEDTRACE, GORT_TRACEBACK, …).
+        crate::diag::on_runtime_start();
+        s
+    })
 }
 
 /// The scheduler if it has started.

@@ -7,15 +7,21 @@
 //!
 //! The entry wrapper catches a panic, removes the G from the registry (so `num_goroutines`
 //! has dropped by the time `join` returns), then publishes the result.
+//!
+//! The leak tracker's part of a spawn (`leak/mod.rs`): `go!` passes its call site's static
+//! counter, which costs one atomic increment here and one decrement when the G finishes (the
+//! function forms `spawn`/`Builder::spawn` pass none); the new G inherits its spawner's
+//! leak-check scope; with `GORT_TRACEBACK=spawn` the spawner's backtrace is captured.
 
 use std::any::Any;
 use std::io;
 use std::panic::{self, AssertUnwindSafe, Location};
 
 use super::entry::EntrySlot;
-use super::g::{GRef, G};
+use super::g::{GRef, LeakTag, G};
 use super::join::JoinHandle;
 use super::{m, registry, sched};
+use crate::leak::site::SiteCounter;
 
 /// Configures a goroutine before spawning it: its name and stack size.
 ///
@@ -100,28 +106,96 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
+    spawn_at_site(builder, f, site, None)
+}
+
+/// `go!(f)`: spawns with the call site's live counter (the macro declares the static).
+#[doc(hidden)]
+#[track_caller]
+pub fn go_counted<F, T>(f: F, counter: &'static SiteCounter) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    match spawn_at_site(Builder::new(), f, Location::caller(), Some(counter)) {
+        Ok(handle) => handle,
+        Err(e) => panic!("gort: cannot spawn a goroutine: {e}"),
+    }
+}
+
+/// `go!(builder, f)`: as [`Builder::spawn`], with the call site's live counter.
+#[doc(hidden)]
+#[track_caller]
+pub fn go_counted_with<F, T>(
+    builder: Builder,
+    f: F,
+    counter: &'static SiteCounter,
+) -> io::Result<JoinHandle<T>>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    spawn_at_site(builder, f, Location::caller(), Some(counter))
+}
+
+pub(crate) fn spawn_at_site<F, T>(
+    builder: Builder,
+    f: F,
+    site: &'static Location<'static>,
+    counter: Option<&'static SiteCounter>,
+) -> io::Result<JoinHandle<T>>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
     let s = sched::sched();
     let stack_size = match builder.stack_size {
         Some(size) => super::stack::checked_stack_size(size)?,
         None => s.stack_size,
     };
     let id = registry::next_goroutine_id();
-    let parent = m::current_g().map_or(0, |g| g.id);
+    // The leak-check scope is inherited: a goroutine's children belong to its scope, and a
+    // plain thread's spawns to the scope the thread opened (`leak/scope.rs`).
+    let (parent, scope) = match m::current_g() {
+        Some(g) => (
+            g.id,
+            g.leak.scope.load(std::sync::atomic::Ordering::Relaxed),
+        ),
+        None => (0, crate::leak::scope::thread_scope()),
+    };
     let entry = EntrySlot::new(move || {
         let result = panic::catch_unwind(AssertUnwindSafe(f))
             .map(|value| Box::new(value) as Box<dyn Any + Send>);
         // Goroutine-local values die with the G, before it counts as finished (`local.rs`).
         let result = crate::local::destroy_goroutine_locals(result);
         let g = m::current_g().expect("a goroutine entry runs in its goroutine");
+        // Like the registry, the site count drops before `join` can return.
+        if let Some(counter) = g.leak.site_counter {
+            counter.finished();
+        }
         super::registry().remove(g);
         g.join.complete(result);
     });
     let name = builder.name.map(String::into_boxed_str);
-    let g = GRef::new(G::new(id, name, site, parent, stack_size, entry));
-    if let Some(p) = m::current_p() {
-        p.counters
-            .spawned
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if let Some(counter) = counter {
+        counter.spawned(site);
+    }
+    let leak = LeakTag {
+        site_counter: counter,
+        scope: std::sync::atomic::AtomicU64::new(scope),
+        spawn_backtrace: crate::leak::backtrace::capture_at_spawn(),
+    };
+    let g = GRef::new(G::new(id, name, site, parent, stack_size, entry, leak));
+    match m::current_p() {
+        Some(p) => {
+            p.counters
+                .spawned
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        None => {
+            s.spawned_from_threads
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
     }
     // Shard by goroutine id, not by spawning P: a G often finishes on another P (stolen), and
     // consecutive ids land in different shards, so the spawner's insert and the other P's

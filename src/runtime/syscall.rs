@@ -100,6 +100,8 @@ where
     m::set_current(ptr::null(), ptr::null());
     watch.enter_syscall();
     sysmon::note_blocking_call();
+    // [leak] For `gort::metrics().syscall_threads` (undone in `ExitSyscall::drop`).
+    crate::diag::counters::note_syscall_thread(true);
     let _exit = ExitSyscall { g, p };
     f()
 }
@@ -112,6 +114,7 @@ struct ExitSyscall {
 
 impl Drop for ExitSyscall {
     fn drop(&mut self) {
+        crate::diag::counters::note_syscall_thread(false);
         exit_syscall(self.g, self.p);
     }
 }

@@ -297,6 +297,10 @@ struct Seen {
 }
 
 fn sysmon_main() {
+    // [leak] The deadlock detector's thread census must know this thread: it runs nothing
+    // that wakes a goroutine while every P is idle (its netpoll fallback only matters when
+    // goroutines wait for I/O, which rules a deadlock verdict out anyway).
+    crate::diag::threads::register_runtime_thread();
     // Timer slack: without this a 20 µs sleep lasts 70 µs or more (the default slack is 50 µs).
     // SAFETY: PR_SET_TIMERSLACK takes an unsigned long and affects only this thread.
     unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong) };

@@ -1,0 +1,103 @@
+//! The debug endpoint's pages (`gort::debug::respond`, `handle_request`): what an operator
+//! gets from `curl localhost:6060/debug/...`.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use gort::debug::{handle_request, respond};
+use gort::go;
+use gort::leak::{Tracker, TrackerConfig};
+
+fn live_until(release: &Arc<AtomicBool>, name: &str) -> gort::JoinHandle<()> {
+    let r = release.clone();
+    go!(gort::Builder::new().name(name), move || {
+        while !r.load(Ordering::Acquire) {
+            gort::sleep(Duration::from_millis(1));
+        }
+    })
+}
+
+#[test]
+fn goroutines_page_grouped_and_detailed() {
+    let release = Arc::new(AtomicBool::new(false));
+    let hs: Vec<_> = (0..3).map(|_| live_until(&release, "page-probe")).collect();
+    let grouped = respond("/debug/goroutines");
+    assert_eq!(grouped.status, 200);
+    assert!(grouped.content_type.starts_with("text/plain"));
+    assert!(
+        grouped.body.starts_with("goroutine profile: total "),
+        "{}",
+        grouped.body
+    );
+    assert!(grouped.body.contains("(page-probe)"), "{}", grouped.body);
+    let each = respond("/debug/goroutines?debug=2");
+    for h in &hs {
+        let header = format!("goroutine {} \"page-probe\" [", h.id());
+        assert!(
+            each.body.contains(&header),
+            "{header} missing:\n{}",
+            each.body
+        );
+    }
+    assert!(
+        each.body.contains("spawned at tests/diag_debug.rs:"),
+        "{}",
+        each.body
+    );
+    release.store(true, Ordering::Release);
+    hs.into_iter().for_each(|h| h.join().unwrap());
+}
+
+#[test]
+fn metrics_page_text_and_json() {
+    let text = respond("/debug/metrics");
+    assert!(
+        text.body.contains("procs ") && text.body.contains("parks "),
+        "{}",
+        text.body
+    );
+    let json = respond("/debug/metrics?format=json");
+    assert_eq!(json.content_type, "application/json");
+    assert!(json.body.starts_with("{\"procs\":"), "{}", json.body);
+}
+
+#[test]
+fn leaks_page_shows_the_last_check() {
+    let release = Arc::new(AtomicBool::new(false));
+    let tracker = Tracker::new(TrackerConfig::new().leak_threshold(2).on_report(|_| {}));
+    let hs: Vec<_> = (0..5)
+        .map(|_| live_until(&release, "leaks-page-probe"))
+        .collect();
+    tracker.check_now();
+    let page = respond("/debug/leaks");
+    assert!(page.body.starts_with("last check "), "{}", page.body);
+    release.store(true, Ordering::Release);
+    hs.into_iter().for_each(|h| h.join().unwrap());
+}
+
+#[test]
+fn http_framing() {
+    let response = String::from_utf8(handle_request(
+        b"GET /debug/metrics?format=json HTTP/1.1\r\nHost: localhost:6060\r\n\r\n",
+    ))
+    .unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert!(head.contains("Content-Type: application/json"));
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Length: "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(length, body.len());
+    let missing = String::from_utf8(handle_request(b"GET /debug/pprof HTTP/1.1\r\n\r\n")).unwrap();
+    assert!(missing.starts_with("HTTP/1.1 404 Not Found"));
+    assert!(
+        missing.contains("/debug/goroutines"),
+        "the 404 lists the pages"
+    );
+    let index = respond("/debug/");
+    assert_eq!(index.status, 200);
+}
