@@ -55,8 +55,8 @@ impl SitePattern {
 
     fn matches(&self, site: &std::panic::Location<'_>) -> bool {
         site.file().ends_with(self.file.as_str())
-            && self.line.map_or(true, |line| line == site.line())
-            && self.column.map_or(true, |column| column == site.column())
+            && self.line.is_none_or(|line| line == site.line())
+            && self.column.is_none_or(|column| column == site.column())
     }
 }
 
