@@ -79,6 +79,26 @@ fn child(scenario: &str) {
             outside.join().unwrap();
             eprintln!("child: finished");
         }
+        // Every goroutine waits, no timer, no other thread: only the netpoller (an M blocked
+        // in it, and the rule on I/O waiters) stands between this program and a verdict.
+        // Another *process* connects 300 ms later.
+        "io_waiter_fed_by_another_process" => gort::run(|| {
+            let listener = gort::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let mut peer = std::process::Command::new("bash")
+                .args([
+                    "-c",
+                    &format!("sleep 0.3; exec 3<>/dev/tcp/127.0.0.1/{port}; echo hi >&3"),
+                ])
+                .spawn()
+                .unwrap();
+            let (conn, _) = listener.accept().unwrap();
+            let mut line = String::new();
+            std::io::Read::read_to_string(&mut &conn, &mut line).unwrap();
+            assert_eq!(line, "hi\n");
+            peer.wait().unwrap();
+            eprintln!("child: finished");
+        }),
         // A program that only looks stuck: every goroutine waits, but a timer is pending.
         "sleeper" => gort::run(|| {
             let h = go!(|| gort::sleep(Duration::from_millis(300)));
@@ -234,6 +254,10 @@ fn main() {
         (
             "outside_thread_about_to_done",
             expect_finish("outside_thread_about_to_done"),
+        ),
+        (
+            "io_waiter_fed_by_another_process",
+            expect_finish("io_waiter_fed_by_another_process"),
         ),
         ("sleeper", expect_finish("sleeper")),
         (

@@ -101,3 +101,56 @@ fn http_framing() {
     let index = respond("/debug/");
     assert_eq!(index.status, 200);
 }
+
+/// One request over a real socket, from a plain thread.
+fn get(addr: std::net::SocketAddr, target: &str) -> String {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(addr).unwrap();
+    write!(conn, "GET {target} HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    let mut response = String::new();
+    conn.read_to_string(&mut response).unwrap();
+    response
+}
+
+#[test]
+fn the_endpoint_serves_over_http_on_loopback() {
+    let release = Arc::new(AtomicBool::new(false));
+    let probe = live_until(&release, "served-probe");
+    let server = gort::debug::serve(":0").unwrap();
+    assert!(server.local_addr().ip().is_loopback());
+    let page = get(server.local_addr(), "/debug/goroutines");
+    assert!(page.starts_with("HTTP/1.1 200 OK\r\n"), "{page}");
+    assert!(page.contains("(served-probe)"), "{page}");
+    assert!(page.contains("(gort-debug-http)"), "{page}");
+    let each = get(server.local_addr(), "/debug/goroutines?debug=2");
+    assert!(
+        each.contains(&format!("goroutine {} \"served-probe\" [", probe.id())),
+        "{each}"
+    );
+    let json = get(server.local_addr(), "/debug/metrics?format=json");
+    assert!(json.contains("Content-Type: application/json"), "{json}");
+    assert!(get(server.local_addr(), "/nope").starts_with("HTTP/1.1 404"));
+    // A goroutine client, through gort::net, while the server runs in goroutines too.
+    let addr = server.local_addr();
+    let from_goroutine = go!(move || {
+        use std::io::{Read, Write};
+        let mut conn = gort::net::TcpStream::connect(addr).unwrap();
+        conn.write_all(b"GET /debug/leaks HTTP/1.1\r\n\r\n")
+            .unwrap();
+        let mut response = String::new();
+        conn.read_to_string(&mut response).unwrap();
+        response
+    })
+    .join()
+    .unwrap();
+    assert!(
+        from_goroutine.starts_with("HTTP/1.1 200 OK"),
+        "{from_goroutine}"
+    );
+    server.stop();
+    assert!(!gort::leak::snapshot()
+        .iter()
+        .any(|g| g.name() == Some("gort-debug-http")));
+    release.store(true, Ordering::Release);
+    probe.join().unwrap();
+}

@@ -7,6 +7,7 @@ pub(crate) mod dump;
 pub(crate) mod http;
 pub(crate) mod metrics;
 pub(crate) mod schedtrace;
+pub(crate) mod serve;
 pub(crate) mod sigquit;
 pub(crate) mod threads;
 
@@ -19,7 +20,7 @@ pub mod debug {
     //! | "fatal error: all goroutines are asleep - deadlock!" | on by default; [`set_deadlock_action`], `GORT_DEADLOCK=panic\|warn\|off` |
     //! | `kill -QUIT` prints every goroutine | [`dump_on_sigquit`], `GORT_SIGQUIT=dump\|exit` |
     //! | `GODEBUG=schedtrace=1000` | `GORT_SCHEDTRACE=1000`, [`set_schedtrace`] |
-    //! | `net/http/pprof` | [`respond`] and [`handle_request`]: the pages of the debug endpoint |
+    //! | `net/http/pprof` | [`serve`]`(":6060")` (loopback unless a host is given); its pages: [`respond`], [`handle_request`] |
     //!
     //! Environment variables are read once: `GORT_SCHEDTRACE` and `GORT_SIGQUIT` when the
     //! runtime starts (the first `go!`, `spawn` or `run`), `GORT_DEADLOCK` at the first check
@@ -29,6 +30,7 @@ pub mod debug {
     pub use super::deadlock::{deadlock_action, set_deadlock_action, DeadlockAction};
     pub use super::http::{handle_request, respond, DebugResponse};
     pub use super::schedtrace::set_schedtrace;
+    pub use super::serve::{serve, DebugServer};
     pub use super::sigquit::{dump_on_sigquit, SigquitAction};
 }
 
