@@ -119,14 +119,144 @@ fn main() {
         "and the runtime still works: {}",
         go!(|| "yes").join().unwrap()
     );
+
+    step("7. channels, close and select");
+    channels_and_select();
+
+    step("8. sockets and blocking calls: the netpoller and the syscall handoff");
+    net_and_syscalls();
+}
+
+fn channels_and_select() {
+    // A producer sends on a buffered channel and closes it; `for` over the receiver is Go's
+    // `range ch` and ends at close.
+    let (tx, rx) = gort::chan::<u64>(16);
+    go!(move || {
+        for i in 1..=100 {
+            tx.send(i).unwrap();
+        }
+        tx.close().unwrap();
+    });
+    let sum: u64 = rx.into_iter().sum();
+    println!("received 1..=100 over a buffered channel until close: sum {sum}");
+
+    // An unbuffered ping-pong between two goroutines, timed.
+    let (ping_tx, ping_rx) = gort::chan::<u64>(0);
+    let (pong_tx, pong_rx) = gort::chan::<u64>(0);
+    let rounds = 1_000_000;
+    let echo = go!(move || {
+        for v in ping_rx {
+            pong_tx.send(v + 1).unwrap();
+        }
+    });
+    let per_round_trip = gort::run(move || {
+        let start = Instant::now();
+        let mut v = 0;
+        for _ in 0..rounds {
+            ping_tx.send(v).unwrap();
+            v = pong_rx.recv().unwrap();
+        }
+        assert_eq!(v, rounds);
+        start.elapsed().as_nanos() as f64 / rounds as f64
+    });
+    println!("{rounds} unbuffered round trips between two goroutines: {per_round_trip:.0} ns each");
+    echo.join().unwrap();
+
+    // select: whichever channel is ready; `default` when none is; a timeout arm.
+    let (a_tx, a_rx) = gort::chan::<&str>(1);
+    let (_b_tx, b_rx) = gort::chan::<&str>(1);
+    gort::select! {
+        recv(a_rx) -> v => println!("select with nothing ready: {v:?}"),
+        default => println!("select with nothing ready took `default`"),
+    }
+    a_tx.send("hello").unwrap();
+    gort::select! {
+        recv(a_rx) -> v => println!("select picked the ready channel: {:?}", v.unwrap()),
+        recv(b_rx) -> v => println!("unexpected: {v:?}"),
+    }
+    let start = Instant::now();
+    gort::select! {
+        recv(b_rx) -> v => println!("unexpected: {v:?}"),
+        recv(gort::time::after(Duration::from_millis(20))) -> _ => {
+            println!("a select with a 20 ms timeout gave up after {:?}", start.elapsed())
+        }
+    }
+}
+
+/// A loopback echo server with a few clients (each a goroutine blocked in plain `read`s the
+/// netpoller wakes), then, on one proc, a goroutine stuck in a 50 ms blocking call while
+/// another keeps counting: the monitor hands the proc to another thread.
+fn net_and_syscalls() {
+    use std::io::{Read, Write};
+    let listener = gort::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = listener.clone();
+    go!(move || {
+        while let Ok((conn, _)) = server.accept() {
+            go!(move || {
+                let _ = std::io::copy(&mut &conn, &mut &conn);
+            });
+        }
+    });
+    let start = Instant::now();
+    let clients: Vec<_> = (0..4)
+        .map(|i| {
+            go!(move || {
+                let mut c = gort::net::TcpStream::connect(addr).unwrap();
+                let mut back = [0u8; 5];
+                for _ in 0..1_000 {
+                    c.write_all(b"hello").unwrap();
+                    c.read_exact(&mut back).unwrap();
+                }
+                i
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().unwrap();
+    }
+    println!(
+        "4 clients x 1,000 echoes over 127.0.0.1 in {:?} ({:.1} us per round trip per client)",
+        start.elapsed(),
+        start.elapsed().as_secs_f64() * 1e6 / 1_000.0
+    );
+    listener.close();
+
+    let old = gort::set_maxprocs(1).unwrap();
+    let threads_before = gort::metrics().threads;
+    let counter = Arc::new(AtomicUsize::new(0));
+    let c = counter.clone();
+    let counting = go!(move || {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(80) {
+            c.fetch_add(1, Ordering::Relaxed);
+            gort::yield_now();
+        }
+    });
+    let c = counter.clone();
+    let during = go!(move || {
+        gort::blocking(|| {
+            let before = c.load(Ordering::Relaxed);
+            std::thread::sleep(Duration::from_millis(50)); // a slow system call
+            c.load(Ordering::Relaxed) - before
+        })
+    })
+    .join()
+    .unwrap();
+    counting.join().unwrap();
+    println!(
+        "maxprocs 1: while one goroutine sat 50 ms in gort::blocking, another counted to {during} \
+         (threads: {threads_before} before, {} after the handoff)",
+        gort::metrics().threads
+    );
+    gort::set_maxprocs(old).unwrap();
 }
 
 fn busy_work(seed: u64) -> u64 {
     let mut x = seed + 1;
-    for _ in 0..20_000_000 {
-        x = x
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
+    for i in 0..20_000_000u64 {
+        // black_box keeps the compiler from shortening the chain of multiplications.
+        x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(i));
     }
     x >> 60
 }

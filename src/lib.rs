@@ -6,12 +6,16 @@
 mod chan;
 pub mod context;
 mod diag;
+pub mod fs;
 mod group;
 mod local;
 mod macros;
+pub mod net;
+pub(crate) mod netpoll;
 pub mod pool;
 pub(crate) mod runtime;
 mod select;
+pub mod signal;
 pub mod sync;
 mod task;
 pub mod time;
@@ -30,6 +34,10 @@ pub use runtime::join::{JoinError, JoinHandle};
 pub use runtime::procs::{maxprocs, set_maxprocs, MaxProcsError};
 pub use runtime::sched::MAX_PROCS;
 pub use runtime::spawn::{spawn, Builder};
+pub use runtime::syscall::{
+    blocking, max_threads, set_max_threads, threads_refused, MaxThreadsError, DEFAULT_MAX_THREADS,
+};
+pub use runtime::sysmon::{hogs, HogReport};
 pub use runtime::{current, num_goroutines, run, sleep, yield_now, Goroutine};
 #[doc(hidden)]
 pub use select::private as __select;

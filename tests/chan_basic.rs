@@ -178,3 +178,32 @@ both! {
         peer.join();
     }
 }
+
+/// A goroutine and a plain thread talk over unbuffered and buffered channels, and a select
+/// on each side waits on both kinds of partner.
+#[test]
+fn a_goroutine_and_a_plain_thread_ping_pong() {
+    let _ = gort::Config::new().procs(2).init();
+    for capacity in [0, 1, 16] {
+        let (to_thread, from_goroutine) = chan::<u64>(capacity);
+        let (to_goroutine, from_thread) = chan::<u64>(capacity);
+        let thread = std::thread::spawn(move || {
+            for value in from_goroutine {
+                to_goroutine.send(value + 1).unwrap();
+            }
+        });
+        let goroutine = gort::spawn(move || {
+            let mut value = 0;
+            for _ in 0..2000 {
+                to_thread.send(value).unwrap();
+                value = gort::select! {
+                    recv(from_thread) -> reply => reply.unwrap(),
+                    default(Duration::from_secs(10)) => panic!("the thread did not answer"),
+                };
+            }
+            value
+        });
+        assert_eq!(goroutine.join().unwrap(), 2000);
+        thread.join().unwrap();
+    }
+}

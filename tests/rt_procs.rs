@@ -133,3 +133,43 @@ fn growing_procs_puts_idle_threads_to_work() {
     assert_eq!(ids.lock().unwrap().len(), 2);
     gort::set_maxprocs(old).unwrap();
 }
+
+#[test]
+fn maxprocs_bounds_how_many_goroutines_run_at_once() {
+    let _serial = support::serial();
+    let old = gort::maxprocs();
+    for round in 0..20 {
+        // Alternate so that shrinking happens while Ms are still spinning on the extra P.
+        gort::set_maxprocs(2).unwrap();
+        let warm: Vec<_> = (0..4).map(|_| gort::go!(gort::yield_now)).collect();
+        for h in warm {
+            h.join().unwrap();
+        }
+        gort::set_maxprocs(1).unwrap();
+        let running = Arc::new(AtomicUsize::new(0));
+        let max = Arc::new(AtomicUsize::new(0));
+        let hs: Vec<_> = (0..6)
+            .map(|_| {
+                let (running, max) = (running.clone(), max.clone());
+                gort::go!(move || {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    max.fetch_max(now, Ordering::SeqCst);
+                    let start = Instant::now();
+                    while start.elapsed() < Duration::from_millis(3) {
+                        std::hint::spin_loop();
+                    }
+                    running.fetch_sub(1, Ordering::SeqCst);
+                })
+            })
+            .collect();
+        for h in hs {
+            h.join().unwrap();
+        }
+        assert_eq!(
+            max.load(Ordering::SeqCst),
+            1,
+            "round {round}: more goroutines ran at once than maxprocs = 1"
+        );
+    }
+    gort::set_maxprocs(old).unwrap();
+}

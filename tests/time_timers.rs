@@ -81,8 +81,9 @@ both! {
     }
 
     fn a_ticker_ticks_until_stopped() {
-        let ticker = Ticker::new(D);
+        // `start` before the ticker: ticks are due from the ticker's creation.
         let start = Instant::now();
+        let ticker = Ticker::new(D);
         let mut last = start;
         for n in 1..=5u32 {
             let at = ticker.receiver().recv().unwrap();
@@ -92,8 +93,8 @@ both! {
         }
         ticker.stop();
         assert_eq!(ticker.receiver().recv_timeout(3 * D), Err(RecvTimeoutError::Timeout));
-        ticker.reset(Duration::from_millis(2));
         let restarted = Instant::now();
+        ticker.reset(Duration::from_millis(2));
         assert!(ticker.receiver().recv().unwrap() >= restarted + Duration::from_millis(2));
     }
 

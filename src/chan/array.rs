@@ -46,7 +46,7 @@ use std::ops::Deref;
 use std::sync::atomic::{self, AtomicUsize, Ordering};
 use std::time::Instant;
 
-use super::backoff::Backoff;
+use super::backoff::{spinning_may_help, Backoff};
 use super::error::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
 use super::waiter::{Waiter, Woken};
 use super::waitq::{Entry, WaitList};
@@ -361,6 +361,7 @@ impl<T> ArrayChannel<T> {
         deadline: Option<Instant>,
     ) -> Result<(), SendTimeoutError<T>> {
         let mut backoff = Backoff::new();
+        let mut may_spin = None;
         loop {
             match self.reserve(false) {
                 Ok(reservation) => {
@@ -370,7 +371,7 @@ impl<T> ArrayChannel<T> {
                 Err(NotReserved::Closed) => return Err(SendTimeoutError::Closed(value)),
                 Err(NotReserved::Full) => {}
             }
-            if !backoff.is_completed() {
+            if !backoff.is_completed() && *may_spin.get_or_insert_with(spinning_may_help) {
                 backoff.spin();
                 continue;
             }
@@ -399,11 +400,15 @@ impl<T> ArrayChannel<T> {
     /// Receives, parking while the ring is empty, until `deadline` if any.
     pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
         let mut backoff = Backoff::new();
+        let mut may_spin = None;
         loop {
             match self.take() {
                 Ok(value) => return Ok(value),
                 Err(NotReceived::Closed) => return Err(RecvTimeoutError::Closed),
-                Err(NotReceived::Empty) if !backoff.is_completed() => {
+                Err(NotReceived::Empty)
+                    if !backoff.is_completed()
+                        && *may_spin.get_or_insert_with(spinning_may_help) =>
+                {
                     backoff.spin();
                     continue;
                 }

@@ -7,11 +7,18 @@
 //! each step). Unbuffered operations never spin: a rendezvous needs the other side to run,
 //! which on one processor it cannot do while we spin.
 //!
+//! Spinning only pays when the other side can run meanwhile: never for a goroutine on a
+//! single processor (the other goroutine needs this one's processor), see
+//! [`spinning_may_help`].
+//!
 //! `snooze` is for a wait that cannot end with a park: another party is inside a window of a
 //! few instructions (a sender between reserving a slot and publishing it). It spins, then
 //! yields the thread, until that party is done.
 
 use std::hint;
+
+use crate::runtime::m::in_goroutine;
+use crate::runtime::sched::sched_if_started;
 
 /// Spin steps (each doubling the number of `pause`s) before an operation parks.
 const SPIN_LIMIT: u32 = 6;
@@ -60,4 +67,14 @@ impl Backoff {
     pub(crate) fn is_completed(&self) -> bool {
         self.step > SPIN_LIMIT
     }
+}
+
+/// Whether spinning before a park can pay off: the other side makes progress during our spin
+/// only if it runs in parallel, so a goroutine spins only when there are several processors.
+/// A plain thread always may (its counterpart may be anywhere).
+pub(crate) fn spinning_may_help() -> bool {
+    if !in_goroutine() {
+        return true;
+    }
+    sched_if_started().is_none_or(|sched| sched.nprocs() > 1)
 }

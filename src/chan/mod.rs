@@ -21,6 +21,8 @@
 //! - `waiter.rs`: `Waiter` (Go's sudog) and the claim protocol that wakes it exactly once.
 //! - `waitq.rs`: the intrusive wait queue of `Entry` nodes, and `WaitList` (a queue under its
 //!   own lock with a lock-free "anyone waiting?" flag).
+//! - `spinlock.rs`: the lock around wait queues (held for a few instructions, never across a
+//!   park or a wake-up).
 //! - `counter.rs`: sender/receiver counts, close-once.
 //! - `backoff.rs`: how long to spin before parking.
 //! - `sender.rs`, `receiver.rs`, `error.rs`: the public types.
@@ -69,6 +71,7 @@ mod counter;
 mod error;
 mod receiver;
 mod sender;
+mod spinlock;
 pub(crate) mod waiter;
 pub(crate) mod waitq;
 pub(crate) mod zero;

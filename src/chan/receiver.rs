@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::channel::Channel;
 use super::error::{RecvError, RecvTimeoutError, TryRecvError};
 
-/// The receiving end of a channel, made by [`chan`](crate::chan). Cloning it adds a
+/// The receiving end of a channel, made by [`chan`](crate::chan()). Cloning it adds a
 /// receiver (each value goes to exactly one of them); when the last one is dropped, the
 /// channel closes for sending (blocked and later sends fail with their value).
 ///
@@ -127,7 +127,7 @@ impl<T> Receiver<T> {
         self.len() == 0
     }
 
-    /// The buffer capacity given to [`chan`](crate::chan): Go's `cap(ch)`.
+    /// The buffer capacity given to [`chan`](crate::chan()): Go's `cap(ch)`.
     pub fn capacity(&self) -> usize {
         self.channel.capacity()
     }

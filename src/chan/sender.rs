@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use super::channel::Channel;
 use super::error::{CloseError, SendError, SendTimeoutError, TrySendError};
 
-/// The sending end of a channel, made by [`chan`](crate::chan). Cloning it adds a sender;
+/// The sending end of a channel, made by [`chan`](crate::chan()). Cloning it adds a sender;
 /// when the last one is dropped, the channel closes (receivers drain what is buffered, then
 /// see [`RecvError`](crate::RecvError)).
 ///
@@ -133,7 +133,7 @@ impl<T> Sender<T> {
         self.len() == self.capacity()
     }
 
-    /// The buffer capacity given to [`chan`](crate::chan): Go's `cap(ch)`.
+    /// The buffer capacity given to [`chan`](crate::chan()): Go's `cap(ch)`.
     pub fn capacity(&self) -> usize {
         self.channel.capacity()
     }

@@ -18,8 +18,8 @@ use std::fmt;
 use std::marker::PhantomPinned;
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use super::spinlock::{SpinGuard, SpinLock};
 use super::waiter::{Claim, Waiter, Wake};
 
 /// One (waiter, operation) node in a wait queue.
@@ -210,7 +210,7 @@ impl fmt::Debug for WaitQueue {
 /// In the single total order of `SeqCst` operations one of the two comes first, so either the
 /// registering side sees the change (and does not park) or the notifier sees the flag.
 pub(crate) struct WaitList {
-    queue: Mutex<WaitQueue>,
+    queue: SpinLock<WaitQueue>,
     has_waiters: AtomicBool,
 }
 
@@ -218,14 +218,13 @@ impl WaitList {
     /// An empty list.
     pub(crate) const fn new() -> WaitList {
         WaitList {
-            queue: Mutex::new(WaitQueue::new()),
+            queue: SpinLock::new(WaitQueue::new()),
             has_waiters: AtomicBool::new(false),
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, WaitQueue> {
-        // A panic never happens while the queue is locked; tolerate poisoning anyway.
-        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> SpinGuard<'_, WaitQueue> {
+        self.queue.lock()
     }
 
     /// Links `entry`. The caller must re-check its condition afterwards (see the ordering

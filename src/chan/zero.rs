@@ -26,9 +26,9 @@ use std::cell::UnsafeCell;
 use std::marker::PhantomData;
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
+use super::spinlock::{SpinGuard, SpinLock};
 use super::waiter::{Claim, Waiter, Wake, Woken};
 use super::waitq::{ClaimedEntry, Entry, WaitQueue};
 use crate::runtime::g::WaitReason;
@@ -44,7 +44,7 @@ struct ZeroState {
 
 /// The unbuffered channel state.
 pub(crate) struct ZeroChannel<T> {
-    state: Mutex<ZeroState>,
+    state: SpinLock<ZeroState>,
     _values: PhantomData<T>,
 }
 
@@ -88,7 +88,7 @@ impl<T> ZeroChannel<T> {
     /// A fresh, open rendezvous channel.
     pub(crate) fn new() -> ZeroChannel<T> {
         ZeroChannel {
-            state: Mutex::new(ZeroState {
+            state: SpinLock::new(ZeroState {
                 senders: WaitQueue::new(),
                 receivers: WaitQueue::new(),
                 closed: false,
@@ -97,9 +97,9 @@ impl<T> ZeroChannel<T> {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, ZeroState> {
-        // No code that can panic runs under the lock; tolerate poisoning anyway.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    #[inline]
+    fn lock(&self) -> SpinGuard<'_, ZeroState> {
+        self.state.lock()
     }
 
     /// Sends `value`, handing it to a waiting receiver or parking until one comes.

@@ -5,9 +5,10 @@
 //! 3. `runnext`, then the local queue. `runnext` is skipped after a streak of hand-offs so two
 //!    Gs bouncing a value between them cannot starve the rest of the local queue.
 //! 4. A batch from the global queue.
-//! 5. Spinning: steal half of a random victim's queue (four passes, the last one also taking
+//! 5. The netpoller, without blocking (`netpoll::poll_ready`).
+//! 6. Spinning: steal half of a random victim's queue (four passes, the last one also taking
 //!    a victim's `runnext`). At most half the busy Ps' Ms spin (see `sched.rs`).
-//! 6. Nothing: give the P back, re-check under the barriers described in `sched.rs`, sleep.
+//! 7. Nothing: give the P back, re-check under the barriers described in `sched.rs`, sleep.
 
 use std::sync::atomic::{fence, Ordering};
 
@@ -51,6 +52,11 @@ pub(crate) fn find_runnable(s: &Sched, m: &mut MLocal) -> GRef {
         }
         if let Some(g) = find_local(s, m, p) {
             return g;
+        }
+        // [netpoll] Goroutines whose sockets became ready, before stealing (Go's order); they
+        // land on this P.
+        if crate::netpoll::poll_ready() {
+            continue;
         }
         // Steal, if not too many Ms already are.
         let busy = s.nprocs().saturating_sub(s.npidle.load(Ordering::SeqCst));
@@ -154,9 +160,22 @@ fn steal_work(s: &Sched, m: &mut MLocal, p: &'static P) -> Option<GRef> {
 
 /// The spinner's short wait: pause, then look at every queue again.
 fn spin_for_work(s: &Sched, m: &mut MLocal, p: &'static P) -> Option<GRef> {
-    for round in 0..SPIN_ROUNDS {
+    // [netpoll] With goroutines waiting for I/O, their work arrives through the poller, where
+    // an idle M waits without burning a core the kernel's network stack (and the peer)
+    // need: spin only briefly (one poll) before giving the P back.
+    let rounds = if crate::netpoll::has_io_waiters() {
+        4
+    } else {
+        SPIN_ROUNDS
+    };
+    for round in 0..rounds {
         for _ in 0..(16 << (round / 16)) {
             std::hint::spin_loop();
+        }
+        // [netpoll] Work often arrives as socket readiness: look there too (readied Gs land
+        // on this P), every fourth round to keep the system calls few.
+        if round % 4 == 3 {
+            crate::netpoll::poll_ready();
         }
         if let Some(g) = p.take_runnext() {
             return Some(g);

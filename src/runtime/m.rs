@@ -49,6 +49,14 @@ pub(crate) fn current_g() -> Option<&'static G> {
     unsafe { g.as_ref() }
 }
 
+/// [syscall] Sets the thread's current G and P accessors: `blocking` clears both while its
+/// closure runs (the code inside is a plain thread to gort) and restores them after.
+#[inline(never)]
+pub(crate) fn set_current(g: *const G, p: *const P) {
+    CURRENT_G.with(|c| c.set(g));
+    CURRENT_P.with(|c| c.set(p));
+}
+
 /// Whether the caller runs inside a goroutine.
 pub(crate) fn in_goroutine() -> bool {
     current_g().is_some()
@@ -93,7 +101,9 @@ impl MLocal {
 
 /// Starts a new M thread holding `p`.
 pub(crate) fn spawn_m(s: &Sched, p: &'static P, spinning: bool) -> io::Result<()> {
-    let handle = s.new_m();
+    // [sysmon] The monitor starts with the first M.
+    super::sysmon::ensure_started();
+    let handle = s.new_m()?;
     let h2 = handle.clone();
     let thread = std::thread::Builder::new()
         .name(format!("gort-m{}", handle.id))
@@ -106,7 +116,8 @@ pub(crate) fn spawn_m(s: &Sched, p: &'static P, spinning: bool) -> io::Result<()
 
 /// Reports that the runtime could not start a worker thread.
 pub(crate) fn report_thread_error(e: &io::Error) {
-    eprintln!("gort: could not start a worker thread (M): {e}; running with fewer threads");
+    // [syscall] Counted, and reported once (sysmon may retry a handoff every round).
+    super::syscall::thread_refused(e);
 }
 
 fn m_main(handle: Arc<MHandle>, p: &'static P, spinning: bool) {
@@ -132,7 +143,18 @@ fn m_main(handle: Arc<MHandle>, p: &'static P, spinning: bool) {
         if m.spinning {
             super::find::reset_spinning(s, &mut m);
         }
+        if m.p
+            .is_some_and(|p| p.id >= s.nprocs.load(Ordering::Relaxed))
+        {
+            // `set_maxprocs` retired our P while we were finding `g` (a spinner can steal
+            // after the shrink): running `g` here would exceed maxprocs. Hand it back.
+            s.global.push(g);
+            s.retire_if_needed(&mut m);
+            continue;
+        }
         execute(&m, g);
+        // [syscall] The G may have lost this M's P in `blocking`: drop it, ready the G.
+        super::syscall::after_execute(s, &mut m);
         s.retire_if_needed(&mut m);
     }
 }
@@ -140,6 +162,8 @@ fn m_main(handle: Arc<MHandle>, p: &'static P, spinning: bool) {
 /// Runs `g` until it finishes, parks or yields.
 fn execute(m: &MLocal, g: GRef) {
     let p: &P = m.p.expect("execute without a P");
+    // [sysmon] Publish the schedule tick (hog detection).
+    let tick = super::sysmon::before_run(p.id, &g);
     CURRENT_G.with(|c| c.set(g.as_ptr()));
     g.set_state_untimed(GState::Running);
     let yielded = loop {
@@ -191,6 +215,7 @@ fn execute(m: &MLocal, g: GRef) {
         }
     };
     CURRENT_G.with(|c| c.set(ptr::null()));
+    super::sysmon::after_run(p.id, tick, &g);
     if yielded {
         // The queue entry is the reference we were given: moved back, not cloned.
         // SAFETY: this M holds `p`.
@@ -208,25 +233,34 @@ fn stack_exhausted(g: &G, e: &io::Error) -> ! {
 }
 
 /// Puts the calling M to sleep until it is handed a P. Returns that P and whether the M is to
-/// start as a spinner. While asleep, the M may be the one that wakes for the next timer.
+/// start as a spinner. With I/O, signals or timers to wait for, the M blocks in the netpoller
+/// instead of the idle list (`netpoll::idle_poll`: it is then the timer sleeper too).
 pub(crate) fn stop_m(s: &Sched, m: &mut MLocal) -> (&'static P, bool) {
     loop {
+        // [netpoll] Block in the poller if there is something to wait for and nobody does.
+        match crate::netpoll::idle_poll(s, m) {
+            crate::netpoll::IdlePoll::Work(p, spinning) => return (p, spinning),
+            crate::netpoll::IdlePoll::Polled => continue,
+            crate::netpoll::IdlePoll::NotPolled => {}
+        }
         s.put_idle_m(&m.handle);
-        // Pairs with the fence in `TimerQueue::add`'s poke: either the adder sees us in the
-        // idle list, or we see its timer here.
+        // StoreLoad, pairs with the fence in `timer::poke_for` and the release of the poll
+        // right: either the timer adder (or poll-right holder) sees us in the idle list, or we
+        // see its timer (or the free right) here.
         std::sync::atomic::fence(Ordering::SeqCst);
-        super::timer::sleep_idle_m(s, &m.handle);
+        if crate::netpoll::poller_wanted(s) {
+            if s.remove_idle_m(&m.handle) {
+                continue;
+            }
+            return wait_for_handoff(m);
+        }
+        std::thread::park();
         if let Some(handed) = m.handle.take_handoff() {
             return handed;
         }
         if !s.remove_idle_m(&m.handle) {
             // Someone took us out of the idle list: a P is on its way.
-            loop {
-                if let Some(handed) = m.handle.take_handoff() {
-                    return handed;
-                }
-                std::thread::park();
-            }
+            return wait_for_handoff(m);
         }
         // Woken for timers, or spuriously: fire what is due, then look for a P.
         super::timer::fire_due(s);
@@ -237,5 +271,16 @@ pub(crate) fn stop_m(s: &Sched, m: &mut MLocal) -> (&'static P, bool) {
             }
             return (p, false);
         }
+    }
+}
+
+/// Waits for the P that whoever took this M out of the idle list (or the poller slot) is
+/// about to hand it.
+pub(crate) fn wait_for_handoff(m: &MLocal) -> (&'static P, bool) {
+    loop {
+        if let Some(handed) = m.handle.take_handoff() {
+            return handed;
+        }
+        std::thread::park();
     }
 }

@@ -55,6 +55,8 @@ pub(crate) mod registry;
 pub(crate) mod sched;
 pub(crate) mod spawn;
 pub(crate) mod stack;
+pub(crate) mod syscall;
+pub(crate) mod sysmon;
 pub(crate) mod timer;
 pub(crate) mod token;
 

@@ -5,10 +5,10 @@
 //! leaked, not destroyed under its own feet), and it is what `num_goroutines`, goroutine
 //! dumps and the leak tracker walk.
 //!
-//! It is split into shards, each a mutex-protected slab, so spawning on two Ps rarely touches
-//! the same lock; a G remembers its shard and slot, so removal is O(1). A G is removed *before*
-//! its result is published to its `JoinHandle`: once `join` returns, `num_goroutines` no
-//! longer counts it.
+//! It is split into shards, each a mutex-protected slab, chosen by goroutine id, so a spawn on
+//! one P and a finish on another rarely touch the same lock; a G remembers its shard and slot,
+//! so removal is O(1). A G is removed *before* its result is published to its `JoinHandle`:
+//! once `join` returns, `num_goroutines` no longer counts it.
 //!
 //! Goroutine ids come from a global counter handed out in blocks to each thread, so
 //! spawning does not bounce one cache line between cores.
@@ -60,7 +60,7 @@ impl Registry {
         }
     }
 
-    /// Adds a G spawned from shard hint `hint` (the spawning P's id, or a thread hash).
+    /// Adds a G to shard `hint % SHARDS` (spawn passes the goroutine id).
     pub(crate) fn insert(&self, g: &GRef, hint: usize) {
         let shard_index = hint % SHARDS;
         let shard = &self.shards[shard_index];

@@ -63,6 +63,11 @@ impl MHandle {
     pub(crate) fn take_handoff(&self) -> Option<(&'static P, bool)> {
         lock(&self.handoff).take()
     }
+
+    /// Whether a P has been handed to this M and not taken yet.
+    pub(crate) fn has_handoff(&self) -> bool {
+        lock(&self.handoff).is_some()
+    }
 }
 
 /// Idle Ps and Ms.
@@ -70,6 +75,9 @@ impl MHandle {
 struct Idle {
     ps: Vec<&'static P>,
     ms: Vec<Arc<MHandle>>,
+    /// [netpoll] The idle M blocked in the netpoller: handed a P only when `ms` is empty
+    /// (then woken through the poller's waker), so the poller is not disturbed needlessly.
+    poller: Option<Arc<MHandle>>,
 }
 
 /// The scheduler.
@@ -93,8 +101,6 @@ pub(crate) struct Sched {
     pub(crate) stack_size: usize,
     /// Serialises `set_maxprocs`.
     pub(crate) procs_lock: Mutex<()>,
-    /// The idle M that sleeps with a timeout to fire the next timer, and until when.
-    pub(crate) timer_sleeper: Mutex<Option<(Arc<MHandle>, u64)>>,
 }
 
 impl std::fmt::Debug for Sched {
@@ -132,7 +138,6 @@ impl Sched {
             timers: TimerQueue::new(),
             stack_size,
             procs_lock: Mutex::new(()),
-            timer_sleeper: Mutex::new(None),
         }
     }
 
@@ -177,6 +182,9 @@ impl Sched {
         let p = idle.ps.pop()?;
         p.status.store(P_HELD, Ordering::Relaxed);
         self.npidle.fetch_sub(1, Ordering::SeqCst);
+        drop(idle);
+        // [sysmon] A P is busy again: sysmon may be asleep because every P was idle.
+        super::sysmon::wake_if_sleeping();
         Some(p)
     }
 
@@ -262,6 +270,32 @@ impl Sched {
         }
     }
 
+    /// [netpoll] Registers `m`, about to block in the netpoller, as an M `start_m` may hand a
+    /// P to when no other M is idle.
+    pub(crate) fn set_idle_poller(&self, m: &Arc<MHandle>) {
+        let mut idle = lock(&self.idle);
+        debug_assert!(
+            idle.poller.is_none(),
+            "one M blocks in the poller at a time"
+        );
+        idle.poller = Some(m.clone());
+        self.nmidle.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// [netpoll] `m` left the netpoller. False if `start_m` took it out of the slot first (and
+    /// so is about to hand it a P).
+    pub(crate) fn take_back_idle_poller(&self, m: &Arc<MHandle>) -> bool {
+        let mut idle = lock(&self.idle);
+        match &idle.poller {
+            Some(x) if Arc::ptr_eq(x, m) => {
+                idle.poller = None;
+                self.nmidle.fetch_sub(1, Ordering::Relaxed);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Wakes an idle M without handing it a P (it re-evaluates: timers). With no idle M —
     /// before the first goroutine, no M exists at all — starts one (it finds the timer, then
     /// sleeps as the timer sleeper), so a timer added from a plain thread still fires.
@@ -324,12 +358,39 @@ impl Sched {
         };
         p.status.store(P_HELD, Ordering::Relaxed);
         self.npidle.fetch_sub(1, Ordering::SeqCst);
-        let m = idle.ms.pop();
+        let m = self.pop_idle_m(&mut idle);
         drop(idle);
+        // [sysmon] A P is busy again: sysmon may be asleep because every P was idle.
+        super::sysmon::wake_if_sleeping();
+        self.hand_or_spawn(p, m, spinning);
+    }
+
+    /// [syscall] Runs `p`, which the caller holds (sysmon took it from an M in a blocking
+    /// call), on an idle M or a new one. With `spinning`, the caller has already counted that
+    /// M in `nmspinning`.
+    pub(crate) fn run_p_on_m(&self, p: &'static P, spinning: bool) {
+        let m = self.pop_idle_m(&mut lock(&self.idle));
+        self.hand_or_spawn(p, m, spinning);
+    }
+
+    /// An idle M to hand a P to: one from the idle list, else the M blocked in the netpoller
+    /// (flagged `true`: it must be woken through the poller).
+    fn pop_idle_m(&self, idle: &mut Idle) -> Option<(Arc<MHandle>, bool)> {
+        let m = match idle.ms.pop() {
+            Some(m) => (m, false),
+            None => (idle.poller.take()?, true),
+        };
+        self.nmidle.fetch_sub(1, Ordering::Relaxed);
+        Some(m)
+    }
+
+    fn hand_or_spawn(&self, p: &'static P, m: Option<(Arc<MHandle>, bool)>, spinning: bool) {
         match m {
-            Some(m) => {
-                self.nmidle.fetch_sub(1, Ordering::Relaxed);
+            Some((m, from_poller)) => {
                 m.hand(p, spinning);
+                if from_poller {
+                    crate::netpoll::wake();
+                }
             }
             None => {
                 if let Err(e) = super::m::spawn_m(self, p, spinning) {
@@ -345,14 +406,14 @@ impl Sched {
         }
     }
 
-    /// Creates a new M handle.
-    pub(crate) fn new_m(&self) -> Arc<MHandle> {
-        let id = self.mcount.fetch_add(1, Ordering::Relaxed);
-        Arc::new(MHandle {
+    /// Creates a new M handle, or fails past the thread limit (`syscall::set_max_threads`).
+    pub(crate) fn new_m(&self) -> std::io::Result<Arc<MHandle>> {
+        let id = super::syscall::reserve_m(&self.mcount)?;
+        Ok(Arc::new(MHandle {
             id,
             thread: OnceLock::new(),
             handoff: Mutex::new(None),
-        })
+        }))
     }
 }
 

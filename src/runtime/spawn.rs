@@ -118,16 +118,15 @@ where
     });
     let name = builder.name.map(String::into_boxed_str);
     let g = GRef::new(G::new(id, name, site, parent, stack_size, entry));
-    let hint = match m::current_p() {
-        Some(p) => {
-            p.counters
-                .spawned
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            p.id
-        }
-        None => id as usize / 1024,
-    };
-    super::registry().insert(&g, hint);
+    if let Some(p) = m::current_p() {
+        p.counters
+            .spawned
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    // Shard by goroutine id, not by spawning P: a G often finishes on another P (stolen), and
+    // consecutive ids land in different shards, so the spawner's insert and the other P's
+    // remove rarely meet on one lock.
+    super::registry().insert(&g, id as usize);
     let handle = JoinHandle::new(g.clone());
     sched::ready(g, true);
     Ok(handle)

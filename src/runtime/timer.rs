@@ -9,10 +9,12 @@
 //! - A running M checks `next` (an atomic copy of the earliest deadline) in `find_runnable`
 //!   and fires what is due; a woken G lands on that M's P.
 //! - When every M is idle, one of them — the timer sleeper — sleeps only until `next`; the
-//!   others sleep until handed a P. Adding a timer earlier than the sleeper's wake-up pokes it;
-//!   adding one while every P is idle and nobody sleeps on timers wakes an idle M to take the
-//!   role. The idle M's StoreLoad (register idle, then read `next`) pairs with the adder's
-//!   (insert, then look for a sleeper), so a timer is never left without someone to fire it.
+//!   others sleep until handed a P. The timer sleeper is the M blocked in the netpoller
+//!   (`netpoll::idle_poll`), with `next` as its timeout. Adding a timer earlier than its
+//!   wake-up wakes it through the poller's waker; adding one while every P is idle and nobody
+//!   is blocked in the poller wakes an idle M to take the role. The idle M's StoreLoad
+//!   (register idle, then read `next`) pairs with the adder's (insert, then look for the
+//!   poller), so a timer is never left without someone to fire it.
 //!
 //! # Locks
 //! `heap` is held only to insert, remove or pop entries; actions run after it is released
@@ -29,7 +31,7 @@ use std::time::Instant;
 
 use super::clock;
 use super::park::Unparker;
-use super::sched::{lock, sched, MHandle, Sched};
+use super::sched::{lock, sched, Sched};
 
 const NO_DEADLINE: u64 = u64::MAX;
 const FREE: u32 = u32::MAX;
@@ -244,23 +246,16 @@ impl TimerHandle {
 
 /// A new earliest deadline: make sure an M will wake for it.
 fn poke_for(s: &Sched, deadline: u64) {
-    // Pairs with the fence in `m::stop_m` (register idle, then read `next`).
+    // Pairs with the fence in `m::stop_m` (register idle, then read `next`) and in
+    // `netpoll::idle_poll` (publish `blocked_until`, then read `next`).
     fence(Ordering::SeqCst);
-    let sleeper = lock(&s.timer_sleeper);
-    match &*sleeper {
-        Some((m, until)) => {
-            if deadline < *until {
-                if let Some(t) = m.thread.get() {
-                    t.unpark();
-                }
-            }
-        }
-        None => {
-            drop(sleeper);
-            if s.npidle.load(Ordering::SeqCst) >= s.nprocs() {
-                s.poke_idle_m();
-            }
-        }
+    // [netpoll] The M blocked in the netpoller is the timer sleeper: it is woken through the
+    // poller's waker if this deadline is earlier than its own.
+    if crate::netpoll::wake_for_timer(deadline) {
+        return;
+    }
+    if s.npidle.load(Ordering::SeqCst) >= s.nprocs() {
+        s.poke_idle_m();
     }
 }
 
@@ -298,32 +293,6 @@ pub(crate) fn fire_due(s: &Sched) {
         if n < FIRE_BATCH {
             break;
         }
-    }
-}
-
-/// The sleep of an idle M: until handed a P, or — if it takes the timer-sleeper role — until
-/// the next timer is due.
-pub(crate) fn sleep_idle_m(s: &Sched, m: &Arc<MHandle>) {
-    let Some(next) = s.timers.next_deadline() else {
-        std::thread::park();
-        return;
-    };
-    {
-        let mut sleeper = lock(&s.timer_sleeper);
-        if sleeper.is_some() {
-            drop(sleeper);
-            std::thread::park();
-            return;
-        }
-        *sleeper = Some((m.clone(), next));
-    }
-    let now = clock::now_nanos();
-    if next > now {
-        std::thread::park_timeout(std::time::Duration::from_nanos(next - now));
-    }
-    let mut sleeper = lock(&s.timer_sleeper);
-    if matches!(&*sleeper, Some((x, _)) if Arc::ptr_eq(x, m)) {
-        *sleeper = None;
     }
 }
 

@@ -19,14 +19,13 @@ use crate::chan::{
 
 /// One operation of a select, as `run` sees it.
 pub(crate) trait Arm {
-    /// False for a disabled arm (`None` channel): it never fires and is never registered.
-    fn is_enabled(&self) -> bool;
-
-    /// Fires now if the operation can proceed without blocking.
+    /// Fires now if the operation can proceed without blocking (never, if disabled: a
+    /// `None` channel).
     fn try_fire(&mut self) -> bool;
 
     /// Links an entry for `waiter`, operation number `position`; true if the arm may be
-    /// ready already (the caller then aborts the wait and tries again).
+    /// ready already (the caller then aborts the wait and tries again). A disabled arm links
+    /// nothing and says false.
     ///
     /// # Safety
     /// The arm must stay in place, and `waiter` alive, until [`Arm::unregister`] returns or
@@ -208,10 +207,6 @@ impl<'a, T> RecvArm<'a, T> {
 }
 
 impl<T> Arm for RecvArm<'_, T> {
-    fn is_enabled(&self) -> bool {
-        self.receiver.is_some()
-    }
-
     fn try_fire(&mut self) -> bool {
         let Some(receiver) = self.receiver else {
             return false;
@@ -391,10 +386,6 @@ impl<'a, T> SendArm<'a, T> {
 }
 
 impl<T> Arm for SendArm<'_, T> {
-    fn is_enabled(&self) -> bool {
-        self.sender.is_some()
-    }
-
     fn try_fire(&mut self) -> bool {
         let Some(sender) = self.sender else {
             return false;

@@ -72,13 +72,15 @@ enum Waited {
 /// Pass 1: the first arm, in random (or written) order, that can fire without blocking.
 fn try_all(arms: &mut [ArmRef<'_>], biased: bool) -> Option<usize> {
     let count = arms.len();
+    let mut random = Random::new(biased || count < 2);
     for position in 0..count {
         if !biased && count - position > 1 {
-            let pick = position + random_below(count - position);
+            let pick = position + random.below(count - position);
             arms.swap(position, pick);
         }
         let arm = &mut arms[position];
-        if arm.arm.is_enabled() && arm.arm.try_fire() {
+        // A disabled arm's `try_fire` is false.
+        if arm.arm.try_fire() {
             return Some(arm.index);
         }
     }
@@ -130,9 +132,9 @@ fn wait_all(arms: &mut [ArmRef<'_>], deadline: Option<Instant>) -> Waited {
 }
 
 thread_local! {
-    /// Per-thread state of the fairness generator (wyrand); seeded from the thread's
-    /// identity and the clock. A goroutine moving between threads does not matter here.
-    static RANDOM_STATE: Cell<u64> = Cell::new(random_seed());
+    /// Per-thread state of the fairness generator (wyrand), seeded on first use from the
+    /// clock and a per-process random key. A goroutine moving between threads does not matter.
+    static RANDOM_STATE: Cell<u64> = const { Cell::new(0) };
 }
 
 fn random_seed() -> u64 {
@@ -142,16 +144,55 @@ fn random_seed() -> u64 {
     hasher.finish() | 1
 }
 
-/// A uniform number in `0..bound` (`bound > 0`), Lemire's multiply-shift (bias below 2⁻³²
-/// for the arm counts a select has).
-fn random_below(bound: usize) -> usize {
-    let random = RANDOM_STATE.with(|state| {
-        let next = state.get().wrapping_add(0xa076_1d64_78bd_642f);
+/// One 64-bit draw, spent a little at a time: each `below(bound)` takes the high half of
+/// `bits * bound` (Lemire's multiply-shift) and keeps the low half as the next draw. For the
+/// few arms of a select that stays uniform to well within 2⁻³², and it costs one draw (one
+/// thread-local access) per select instead of one per arm.
+struct Random {
+    bits: u64,
+}
+
+impl Random {
+    /// A draw, or nothing if no choice will be made (`unused`).
+    #[inline]
+    fn new(unused: bool) -> Random {
+        Random {
+            bits: if unused { 0 } else { next_random() },
+        }
+    }
+
+    /// A uniform number in `0..bound` (`bound > 0`).
+    #[inline]
+    fn below(&mut self, bound: usize) -> usize {
+        let product = u128::from(self.bits) * bound as u128;
+        if (product as u64) < bound as u64 {
+            // Too few random bits left for another choice: draw afresh.
+            self.bits = next_random();
+            return ((u128::from(self.bits) * bound as u128) >> 64) as usize;
+        }
+        self.bits = product as u64;
+        (product >> 64) as usize
+    }
+}
+
+/// The next 64 random bits of this thread (wyrand).
+fn next_random() -> u64 {
+    RANDOM_STATE.with(|state| {
+        let mut current = state.get();
+        if current == 0 {
+            current = random_seed();
+        }
+        let next = current.wrapping_add(0xa076_1d64_78bd_642f);
         state.set(next);
         let product = u128::from(next) * u128::from(next ^ 0xe703_7ed1_a0b4_28db);
         ((product >> 64) as u64) ^ (product as u64)
-    });
-    ((u128::from(random) * bound as u128) >> 64) as usize
+    })
+}
+
+/// A uniform number in `0..bound` from a fresh draw.
+#[cfg(test)]
+fn random_below(bound: usize) -> usize {
+    Random::new(false).below(bound)
 }
 
 #[cfg(test)]

@@ -61,7 +61,7 @@ fn spinning_can_help() -> bool {
     if !crate::runtime::m::in_goroutine() {
         return true;
     }
-    crate::runtime::sched::sched_if_started().map_or(true, |sched| sched.nprocs() > 1)
+    crate::runtime::sched::sched_if_started().is_none_or(|sched| sched.nprocs() > 1)
 }
 
 /// Whether the machine has more than one CPU (cached; 0 means not yet known).
