@@ -123,10 +123,13 @@ fn main() {
     step("7. channels, close and select");
     channels_and_select();
 
-    step("8. sockets and blocking calls: the netpoller and the syscall handoff");
+    step("8. WaitGroup, a context with a timeout, a worker pool");
+    sync_context_pool();
+
+    step("9. sockets and blocking calls: the netpoller and the syscall handoff");
     net_and_syscalls();
 
-    step("9. a goroutine leak, found by the tracker and the goroutine dump");
+    step("10. a goroutine leak, found by the tracker and the goroutine dump");
     // The tracker takes its baseline now; then 100 subscribers wait on a channel whose
     // sender is kept but never used: the classic leak (a receive nobody sends to).
     let tracker = gort::leak::Tracker::new(
@@ -164,6 +167,61 @@ fn main() {
             None => "the tracker has nothing to report".to_owned(),
             Some(report) => report.to_string(),
         }
+    );
+}
+
+fn sync_context_pool() {
+    // sync.WaitGroup: wait for a fan-out of goroutines.
+    let wg = gort::sync::WaitGroup::new();
+    let total = Arc::new(AtomicUsize::new(0));
+    for i in 0..1000 {
+        let (wg, total) = (wg.clone(), total.clone());
+        wg.add(1);
+        go!(move || {
+            total.fetch_add(i, Ordering::Relaxed);
+            wg.done();
+        });
+    }
+    wg.wait();
+    println!(
+        "a WaitGroup waited for 1,000 goroutines (sum {})",
+        total.load(Ordering::Relaxed)
+    );
+
+    // context.WithTimeout: a slow worker is told to stop through ctx.done().
+    let (ctx, _cancel) = gort::Context::background().with_timeout(Duration::from_millis(30));
+    let worker_ctx = ctx.clone();
+    let worker = go!(move || {
+        let mut rounds = 0u32;
+        loop {
+            gort::select! {
+                recv(worker_ctx.done()) -> _ => return (rounds, worker_ctx.err()),
+                default => {
+                    rounds += 1;
+                    gort::sleep(Duration::from_millis(1));
+                }
+            }
+        }
+    });
+    let (rounds, err) = worker.join().unwrap();
+    println!("a worker stopped by a 30 ms context after {rounds} rounds: err = {err:?}");
+
+    // A worker pool with stats: one task panics, its worker goes on.
+    let pool = gort::pool::Pool::new(4);
+    for i in 0..10_000u32 {
+        pool.submit(move || {
+            if i == 5_000 {
+                panic!("task {i} failed");
+            }
+            std::hint::black_box(i);
+        })
+        .unwrap();
+    }
+    pool.wait();
+    let stats = pool.stats();
+    println!(
+        "a pool of 4 workers: submitted {}, completed {}, failed {}",
+        stats.submitted, stats.completed, stats.failed
     );
 }
 

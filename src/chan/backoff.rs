@@ -76,5 +76,5 @@ pub(crate) fn spinning_may_help() -> bool {
     if !in_goroutine() {
         return true;
     }
-    sched_if_started().map_or(true, |sched| sched.nprocs() > 1)
+    sched_if_started().is_none_or(|sched| sched.nprocs() > 1)
 }

@@ -128,7 +128,7 @@ impl CancelNode {
             (a, b) => a.or(b),
         };
         // A timer only if our deadline is earlier than every ancestor's (theirs cascade).
-        let own_deadline = deadline.filter(|d| inherited.map_or(true, |i| *d < i));
+        let own_deadline = deadline.filter(|d| inherited.is_none_or(|i| *d < i));
         let node = Arc::new(CancelNode {
             parent: parent.cloned(),
             deadline: effective,

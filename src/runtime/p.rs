@@ -48,6 +48,9 @@ pub(crate) struct P {
     pub(crate) status: AtomicU8,
 }
 
+/// How long a stealer leaves a victim's `runnext` alone (see `steal_half`).
+const RUNNEXT_GRACE: std::time::Duration = std::time::Duration::from_micros(3);
+
 /// In the idle list.
 pub(crate) const P_IDLE: u8 = 0;
 /// Held by an M.
@@ -179,7 +182,18 @@ impl P {
                 Steal::Retry => std::hint::spin_loop(),
             }
         }
-        if take_runnext {
+        if take_runnext && !victim.runnext.load(Ordering::Relaxed).is_null() {
+            // The G in a running P's `runnext` was usually readied by the G running there, which
+            // is about to block (a channel hand-off): its P will run it within a microsecond or
+            // two, on a warm cache. Give it that long before taking it (Go's `runqgrab` does the
+            // same); only then is the G really stuck behind a long-running one.
+            let start = std::time::Instant::now();
+            while start.elapsed() < RUNNEXT_GRACE {
+                if victim.runnext.load(Ordering::Relaxed).is_null() {
+                    return None;
+                }
+                std::hint::spin_loop();
+            }
             if let Some(g) = victim.take_runnext() {
                 self.counters.steals.fetch_add(1, Ordering::Relaxed);
                 self.counters.stolen.fetch_add(1, Ordering::Relaxed);
