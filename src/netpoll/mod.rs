@@ -244,10 +244,10 @@ impl Poller {
             let ts_ptr = ts
                 .as_ref()
                 .map_or(std::ptr::null(), |t| t as *const libc::timespec);
-            // SAFETY: `buf` points to `max` writable epoll_event slots (MaybeUninit is fine:
-            // the kernel only writes them); `ts_ptr` is null or a live timespec; a null
-            // sigmask means "do not change it"; the last argument is the sigset size the
-            // kernel expects even when the mask is null.
+            // `buf` has `max` writable epoll_event slots (MaybeUninit: the kernel only writes
+            // them); a null sigmask means "do not change it"; the last argument is the sigset
+            // size the kernel expects even when the mask is null.
+            // SAFETY: the buffer and `ts_ptr` (null or a live timespec) are valid, as above.
             let r = unsafe {
                 libc::syscall(
                     libc::SYS_epoll_pwait2,
@@ -284,10 +284,10 @@ impl Poller {
                     delivered += 1;
                 }
                 token => {
-                    // SAFETY: a token other than the two above is the address of a PollDesc
-                    // whose registration reference is alive: it is freed only after
-                    // deregistration by the next holder of the poll right, and we hold it
-                    // (module docs: the retire protocol).
+                    // A token other than the two above is the address of a PollDesc whose
+                    // registration reference is alive: it is freed only after deregistration
+                    // by the next holder of the poll right (module docs: the retire protocol).
+                    // SAFETY: we hold the poll right, so that PollDesc is alive.
                     let desc = unsafe { &*(token as *const PollDesc) };
                     let error = (libc::EPOLLERR | libc::EPOLLHUP) as u32;
                     let readable = (libc::EPOLLIN | libc::EPOLLPRI | libc::EPOLLRDHUP) as u32;

@@ -244,11 +244,11 @@ impl<D, S> QueueGuard<'_, D, S> {
 
     /// The request of the first waiter, if any.
     pub(crate) fn front(&self) -> Option<&D> {
-        // SAFETY: a linked node is alive (module invariants) and we hold the queue lock, the
-        // only context in which nodes are unlinked; `data` is never written after linking.
-        self.list()
-            .head
-            .map(|head| unsafe { &(*head.as_ptr()).data })
+        self.list().head.map(|head| {
+            // SAFETY: a linked node is alive (module invariants) and we hold the queue lock,
+            // the only context in which nodes are unlinked; `data` is not written after linking.
+            unsafe { &(*head.as_ptr()).data }
+        })
     }
 
     /// Dequeues the first waiter and grants it `token`; it is unparked when the guard drops.
