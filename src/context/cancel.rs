@@ -2,7 +2,8 @@
 //!
 //! # What it owns
 //! A node owns its error state, its lazily made done channel, the weak links to its live
-//! children, its place in its parent's child list, and its deadline timer.
+//! children, its place in its parent's child list, its deadline timer, and an optional
+//! finish hook (crate-internal: a signal subscription ends with its context).
 //!
 //! # Invariants
 //! - *Once*: `state` goes `LIVE → CANCELED | DEADLINE_EXCEEDED` once, under `inner`'s lock, and
@@ -21,6 +22,10 @@
 //!   parent's list holds only live, uncancelled children: no unbounded growth.
 //! - *Timer*: `inner.timer` is `Some` only while the node is live and has its own deadline; it
 //!   is cancelled on cancel and on drop, and its action holds only a weak link to the node.
+//! - *Finish hook*: `inner.on_finish` is `Some` only while the node is live; it runs exactly
+//!   once, when the node is cancelled (by any cause) or dropped live, or at once when it is
+//!   set on a node cancelled already. It always runs with no lock of this module held, and
+//!   before the done channel closes (a waiter woken by the close sees its effects).
 //!
 //! # Locks
 //! Each node's `inner` is a short `std` mutex, never held across a park, an unpark, a channel
@@ -76,7 +81,12 @@ struct Inner {
     slot_in_parent: Option<usize>,
     /// Our own deadline's timer, while live.
     timer: Option<TimerHandle>,
+    /// Runs once when the node is cancelled or dropped live (see the module invariants).
+    on_finish: Option<FinishHook>,
 }
+
+/// What a node runs when it finishes: cancelled, or dropped without being cancelled.
+pub(crate) type FinishHook = Box<dyn FnOnce() + Send>;
 
 /// A slab of weak links to children; freed slots are reused, so its length is bounded by the
 /// most children ever live at once, and it is released whenever it empties.
@@ -209,6 +219,19 @@ impl CancelNode {
         })
     }
 
+    /// Sets the hook run when this node finishes (cancelled, or dropped live); runs it now if
+    /// the node is cancelled already. One hook per node: its creator sets it.
+    pub(super) fn set_on_finish(&self, hook: FinishHook) {
+        let mut inner = lock(&self.inner);
+        if self.state.load(Ordering::Relaxed) == LIVE {
+            debug_assert!(inner.on_finish.is_none(), "one finish hook per context");
+            inner.on_finish = Some(hook);
+        } else {
+            drop(inner);
+            hook();
+        }
+    }
+
     /// Cancels this node and, iteratively, every live descendant with the same error.
     pub(super) fn cancel(&self, error: ContextError) {
         let mut descendants = Vec::new();
@@ -229,7 +252,7 @@ impl CancelNode {
         detach: bool,
         descendants: &mut Vec<Arc<CancelNode>>,
     ) -> bool {
-        let (channel, children, timer, slot) = {
+        let (channel, children, timer, slot, on_finish) = {
             let mut inner = lock(&self.inner);
             if self.state.load(Ordering::Relaxed) != LIVE {
                 return false;
@@ -241,8 +264,13 @@ impl CancelNode {
                 std::mem::take(&mut inner.children),
                 inner.timer.take(),
                 inner.slot_in_parent.take(),
+                inner.on_finish.take(),
             )
         };
+        // First: whoever sees the done channel closed also sees what the hook did.
+        if let Some(hook) = on_finish {
+            hook();
+        }
         if let Some(timer) = timer {
             timer.cancel();
         }
@@ -271,7 +299,7 @@ impl CancelNode {
         }
     }
 
-    /// Stops the timer and leaves the parent's list (on drop).
+    /// Stops the timer, leaves the parent's list and runs the finish hook (on drop).
     fn release(&mut self) {
         let inner = self
             .inner
@@ -279,11 +307,15 @@ impl CancelNode {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let timer = inner.timer.take();
         let slot = inner.slot_in_parent.take();
+        let on_finish = inner.on_finish.take();
         if let Some(timer) = timer {
             timer.cancel();
         }
         if let (Some(slot), Some(parent)) = (slot, &self.parent) {
             parent.remove_child(slot);
+        }
+        if let Some(hook) = on_finish {
+            hook();
         }
     }
 

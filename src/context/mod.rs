@@ -52,11 +52,12 @@ mod value;
 
 use std::any::Any;
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use crate::chan::{Channel, Receiver};
 use cancel::CancelNode;
+pub(crate) use cancel::FinishHook;
 use value::ValueNode;
 
 pub use ops::{sleep_ctx, ContextRecvError, ContextSendError};
@@ -330,6 +331,47 @@ impl CancelHandle {
     /// ```
     pub fn drop_guard(self) -> CancelGuard {
         CancelGuard { handle: Some(self) }
+    }
+
+    /// Runs `hook` once, when the context finishes: cancelled (by this handle, an ancestor or
+    /// a deadline) or dropped without being cancelled; at once if it is cancelled already.
+    /// The hook runs on the thread that finished it, with no context lock held. One hook per
+    /// context, set by the code that made it (`signal::notify_context` ends its subscription
+    /// there).
+    pub(crate) fn on_finish(&self, hook: FinishHook) {
+        self.node.set_on_finish(hook);
+    }
+
+    /// A handle that cancels the same context without keeping it alive.
+    pub(crate) fn downgrade(&self) -> WeakCancelHandle {
+        WeakCancelHandle {
+            node: Arc::downgrade(&self.node),
+        }
+    }
+
+    /// Whether the context is still live (not cancelled).
+    pub(crate) fn is_live(&self) -> bool {
+        self.node.error().is_none()
+    }
+}
+
+/// A [`CancelHandle`] that does not keep its context alive (crate-internal: the signal
+/// registry holds one per `notify_context`, so dropping the context ends the subscription).
+#[derive(Clone)]
+pub(crate) struct WeakCancelHandle {
+    node: Weak<CancelNode>,
+}
+
+impl WeakCancelHandle {
+    /// The handle, if the context still exists.
+    pub(crate) fn upgrade(&self) -> Option<CancelHandle> {
+        self.node.upgrade().map(|node| CancelHandle { node })
+    }
+
+    /// Whether both point to the same context (tests).
+    #[cfg(test)]
+    pub(crate) fn same_context(&self, other: &WeakCancelHandle) -> bool {
+        self.node.ptr_eq(&other.node)
     }
 }
 

@@ -100,3 +100,47 @@ fn long_chains_drop_without_deep_recursion() {
         .join()
         .unwrap();
 }
+
+#[test]
+fn the_finish_hook_runs_once_on_cancel_parent_cancel_drop_or_at_once() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let runs = Arc::new(AtomicUsize::new(0));
+    let hook = || {
+        let runs = runs.clone();
+        Box::new(move || {
+            runs.fetch_add(1, Ordering::SeqCst);
+        }) as super::FinishHook
+    };
+    // Cancelled by its handle, then again: once.
+    let (ctx, cancel) = Context::background().with_cancel();
+    cancel.on_finish(hook());
+    assert_eq!(runs.load(Ordering::SeqCst), 0);
+    cancel.cancel();
+    cancel.cancel();
+    drop((ctx, cancel));
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    // Cancelled by an ancestor's cascade.
+    let (root, cancel_root) = Context::background().with_cancel();
+    let (middle, _m) = root.with_cancel();
+    let (_leaf, leaf_cancel) = middle.with_cancel();
+    leaf_cancel.on_finish(hook());
+    cancel_root.cancel();
+    assert_eq!(runs.load(Ordering::SeqCst), 2);
+    // By its deadline.
+    let (ctx, cancel) = Context::background().with_timeout(Duration::from_millis(1));
+    cancel.on_finish(hook());
+    assert!(ctx.done().recv().is_err());
+    assert_eq!(runs.load(Ordering::SeqCst), 3);
+    // Dropped live: when its last handle goes.
+    let (ctx, cancel) = Context::background().with_cancel();
+    cancel.on_finish(hook());
+    drop(cancel);
+    assert_eq!(runs.load(Ordering::SeqCst), 3, "the context still lives");
+    drop(ctx);
+    assert_eq!(runs.load(Ordering::SeqCst), 4);
+    // Set on a cancelled context: at once.
+    let (_ctx, cancel) = root.with_cancel();
+    cancel.on_finish(hook());
+    assert_eq!(runs.load(Ordering::SeqCst), 5);
+}

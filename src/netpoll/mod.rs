@@ -194,6 +194,20 @@ impl Poller {
         self.waiters.fetch_sub(1, Ordering::SeqCst);
     }
 
+    /// The end of a waiter that no event will ever wake (a signal subscription that ended).
+    /// If it was the last waiter, the M blocked in the poller without a deadline waits for
+    /// nothing any more: wake it, so it sleeps in the idle list, where the deadlock detector
+    /// counts it. (An I/O waiter needs none of this: it leaves when its own G runs again.)
+    pub(crate) fn waiter_abandoned(&self) {
+        // SeqCst: pairs with `idle_poll`'s store of `blocked_until`, fence, then `has_waiters`:
+        // either it sees no waiter and does not block, or we see it blocked here.
+        if self.waiters.fetch_sub(1, Ordering::SeqCst) == 1
+            && self.blocked_until.load(Ordering::SeqCst) == NO_DEADLINE
+        {
+            self.wake();
+        }
+    }
+
     fn has_waiters(&self) -> bool {
         self.waiters.load(Ordering::SeqCst) != 0
     }
@@ -489,7 +503,10 @@ pub(crate) fn idle_poll(s: &Sched, m: &mut MLocal) -> IdlePoll {
             poller.blocked_until.store(until, Ordering::SeqCst);
         }
     }
-    let timeout = if m.handle.has_handoff() {
+    // Nothing left to wait for (the last signal subscription ended before our store: see
+    // `waiter_abandoned`): poll once without blocking, then sleep in the idle list.
+    let nothing_to_wait_for = until == NO_DEADLINE && !poller.has_waiters();
+    let timeout = if m.handle.has_handoff() || nothing_to_wait_for {
         Some(Duration::ZERO)
     } else if until == NO_DEADLINE {
         None
