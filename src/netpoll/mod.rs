@@ -18,8 +18,8 @@
 //! could only find events the first one will also report. The waiting itself is a direct
 //! `epoll_pwait2` on the `Poll`'s descriptor, because `mio::Poll::poll` rounds timeouts up to
 //! whole milliseconds and timers need better (`epoll_wait` with that rounding remains as the
-//! fallback for kernels older than 5.11). Registration, the waker, the sockets and the signal
-//! pipe are mio's.
+//! fallback for kernels older than 5.11). Registration, the waker and the sockets are mio's;
+//! the signal handler's eventfd is registered through mio too (`signal/handler.rs`).
 //!
 //! # Tokens and the lifetime of a `PollDesc`
 //! A registered descriptor's token is the address of its `PollDesc`, whose `Arc` the
@@ -64,7 +64,7 @@ pub(crate) use desc::{closed_error, Direction, PollDesc};
 
 /// The waker's token.
 const WAKER_TOKEN: usize = 1;
-/// The signal pipe's token (`signal.rs`).
+/// The signal eventfd's token (`signal/handler.rs`).
 pub(crate) const SIGNAL_TOKEN: usize = 2;
 /// Events taken per `epoll_wait`.
 const EVENT_BATCH: usize = 128;
@@ -148,7 +148,7 @@ impl Poller {
         })
     }
 
-    /// The registry, for sources that register themselves (the signal pipe).
+    /// The registry, for sources that register themselves (the signal eventfd).
     pub(crate) fn registry(&self) -> &Registry {
         &self.registry
     }
@@ -192,6 +192,25 @@ impl Poller {
     /// The matching end of `waiter_added`.
     pub(crate) fn waiter_removed(&self) {
         self.waiters.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// After `waiter_added` for a waiter that no running goroutine brings along (a signal
+    /// subscription, made from any thread): unlike an I/O waiter, whose own M goes idle and
+    /// polls after it parks, nobody may be about to poll for it. Starts the runtime if needed;
+    /// if no M blocks in the poller and every P is idle, pokes an idle M (or starts one),
+    /// which takes the poller role.
+    pub(crate) fn ensure_polled(&self) {
+        let s = crate::runtime::sched::sched();
+        // StoreLoad, as `timer::poke_for`: pairs with the fence in `m::stop_m` (register idle,
+        // then `poller_wanted` reads `waiters`) and with `idle_poll`'s store of
+        // `blocked_until`. An M that goes idle after our fence sees our waiter itself.
+        fence(Ordering::SeqCst);
+        if self.blocked_until.load(Ordering::SeqCst) != NOT_BLOCKED {
+            return;
+        }
+        if s.npidle.load(Ordering::SeqCst) >= s.nprocs() {
+            s.poke_idle_m();
+        }
     }
 
     /// The end of a waiter that no event will ever wake (a signal subscription that ended).
@@ -292,7 +311,10 @@ impl Poller {
             let event = unsafe { event.assume_init_read() };
             let (flags, token) = (event.events, event.u64 as usize);
             match token {
-                WAKER_TOKEN => {}
+                // Whoever takes the waker's event ends the wake-up in flight: a non-blocking
+                // poller may take it (the M it was meant for returned already), and a
+                // `wake_sent` left set would swallow the next real wake-up of a blocked M.
+                WAKER_TOKEN => self.wake_sent.store(false, Ordering::Release),
                 SIGNAL_TOKEN => {
                     crate::signal::dispatch();
                     delivered += 1;

@@ -35,8 +35,9 @@
 //! takes no lock of ours; it may unpark a receiver). It is never held across a park, a
 //! context cancel (which runs the finish hook, which takes `REGISTRY`), the drop of a strong
 //! context handle (which may drop the context: same hook), the drop of a removed `Sender`
-//! (it closes the channel and wakes its receivers), the wait for running handlers, or a
-//! default action. The handler takes no lock (it runs inside a signal handler).
+//! (it closes the channel and wakes its receivers), the wait for running handlers, the poke
+//! that makes an M poll for a new subscription (it may start the runtime), or a default
+//! action. The handler takes no lock (it runs inside a signal handler).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -121,6 +122,13 @@ pub(super) fn next_id() -> u64 {
 /// handler cannot be installed.
 pub(super) fn subscribe(id: u64, mask: u32, delivery: Delivery) {
     let poller = netpoll::poller();
+    add(poller, id, mask, delivery);
+    // After `REGISTRY` is released (it may start the runtime, or wake an idle M).
+    poller.ensure_polled();
+}
+
+/// `subscribe`'s part under `REGISTRY`.
+fn add(poller: &netpoll::Poller, id: u64, mask: u32, delivery: Delivery) {
     let mut registry = lock(&REGISTRY);
     if !registry.wake_fd_ready {
         handler::create_wake_fd(poller)
