@@ -24,6 +24,7 @@ use super::g::{GBody, GRef, GState, G};
 use super::overflow;
 use super::p::P;
 use super::sched::{MHandle, MStats, Sched};
+use super::sysmon::ProcWatch;
 
 thread_local! {
     static CURRENT_P: Cell<*const P> = const { Cell::new(ptr::null()) };
@@ -177,8 +178,9 @@ enum RunOutcome {
 /// P is being retired, when a G lost its P in `blocking`, or when this P has nothing queued.
 fn execute(s: &Sched, m: &mut MLocal, mut g: GRef) {
     let p: &'static P = m.p.expect("execute without a P");
+    let watch = super::sysmon::watch(p.id);
     loop {
-        let outcome = run(m, p, &g);
+        let outcome = run(m, p, watch, &g);
         if outcome == RunOutcome::Yielded {
             // The queue entry is the reference we were given: moved back, not cloned.
             // SAFETY: this M holds `p`.
@@ -202,9 +204,9 @@ fn execute(s: &Sched, m: &mut MLocal, mut g: GRef) {
 }
 
 /// Runs `g` until it finishes, parks or yields.
-fn run(m: &MLocal, p: &'static P, g: &GRef) -> RunOutcome {
+fn run(m: &MLocal, p: &'static P, watch: &ProcWatch, g: &GRef) -> RunOutcome {
     // [sysmon] Publish the schedule tick (hog detection).
-    let tick = super::sysmon::before_run(p.id, g);
+    let tick = super::sysmon::before_run(watch, g);
     CURRENT_G.with(|c| c.set(g.as_ptr()));
     g.set_state_untimed(GState::Running);
     let outcome = loop {
@@ -219,15 +221,17 @@ fn run(m: &MLocal, p: &'static P, g: &GRef) -> RunOutcome {
                 Ok(stack) => stack,
                 Err(e) => stack_exhausted(g, &e),
             };
-            let bounds = stack.bounds();
-            *body = GBody::Started(coro::create(g, stack, entry), bounds);
+            let running =
+                overflow::RunningStack::new(g.id, g.name.as_deref(), g.spawn_site, stack.bounds());
+            *body = GBody::Started(coro::create(g, stack, entry), running);
         }
-        let GBody::Started(coroutine, bounds) = body else {
+        let GBody::Started(coroutine, running) = body else {
             unreachable!("a finished G was queued")
         };
-        let running = overflow::RunningStack::new(g.id, g.name.as_deref(), g.spawn_site, *bounds);
-        // SAFETY: `running` lives on this M's stack until after `clear_running` below.
-        unsafe { overflow::set_running(&running) };
+        // SAFETY: `running` lives in the G's body, which stays in place and unchanged until
+        // after `clear_running` below; the name it points to lives in the G header, which our
+        // reference keeps alive.
+        unsafe { overflow::set_running(running) };
         let switched = coro::resume(coroutine);
         overflow::clear_running();
         match switched {
@@ -258,7 +262,7 @@ fn run(m: &MLocal, p: &'static P, g: &GRef) -> RunOutcome {
         }
     };
     CURRENT_G.with(|c| c.set(ptr::null()));
-    super::sysmon::after_run(p.id, tick, g);
+    super::sysmon::after_run(watch, tick, g);
     outcome
 }
 

@@ -134,21 +134,21 @@ pub(crate) fn watch(id: usize) -> &'static ProcWatch {
     &WATCH[id]
 }
 
-/// `execute` is about to run `g` on P `p_id`; returns the run's tick for [`after_run`].
+/// `execute` is about to run `g` on the P whose record is `watch` (from [`watch`], looked up
+/// once per `execute`); returns the run's tick for [`after_run`].
 #[inline]
-pub(crate) fn before_run(p_id: usize, g: &G) -> u32 {
-    let w = &WATCH[p_id];
-    let tick = w.sched_tick.load(Ordering::Relaxed).wrapping_add(1);
-    w.sched_tick.store(tick, Ordering::Relaxed);
-    w.running.store(g.id, Ordering::Relaxed);
+pub(crate) fn before_run(watch: &ProcWatch, g: &G) -> u32 {
+    let tick = watch.sched_tick.load(Ordering::Relaxed).wrapping_add(1);
+    watch.sched_tick.store(tick, Ordering::Relaxed);
+    watch.running.store(g.id, Ordering::Relaxed);
     tick
 }
 
 /// `execute` finished running `g` (run `tick`, from [`before_run`]): if sysmon judged that
 /// run a hog, complete its report.
 #[inline]
-pub(crate) fn after_run(p_id: usize, tick: u32, g: &G) {
-    if WATCH[p_id].hog_tick.load(Ordering::Relaxed) == tick {
+pub(crate) fn after_run(watch: &ProcWatch, tick: u32, g: &G) {
+    if watch.hog_tick.load(Ordering::Relaxed) == tick {
         complete_hog_report(g);
     }
 }
