@@ -258,7 +258,7 @@ impl G {
         entry: EntrySlot,
         leak: LeakTag,
     ) -> G {
-        let now = clock::coarse_nanos();
+        let now = clock::stamp();
         G {
             refs: AtomicUsize::new(1),
             id,
@@ -292,8 +292,7 @@ impl G {
     /// Records a state change. Only the G's current owner calls this.
     pub(crate) fn set_state(&self, state: GState) {
         self.status.store(state.encode(), Ordering::Relaxed);
-        self.status_since
-            .store(clock::coarse_nanos(), Ordering::Relaxed);
+        self.status_since.store(clock::stamp(), Ordering::Relaxed);
     }
 
     /// Records a state change without reading the clock (the yield path, where the time in

@@ -154,21 +154,60 @@ fn m_main(handle: Arc<MHandle>, p: &'static P, spinning: bool) {
             s.retire_if_needed(&mut m);
             continue;
         }
-        execute(&m, g);
+        execute(s, &mut m, g);
         // [syscall] The G may have lost this M's P in `blocking`: drop it, ready the G.
         super::syscall::after_execute(s, &mut m);
         s.retire_if_needed(&mut m);
     }
 }
 
+/// What became of a G that `run` switched into.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RunOutcome {
+    /// It yielded: the caller puts it back at the tail of the queue.
+    Yielded,
+    /// It parked (the park is committed) or finished: the caller just lets go of it.
+    Gone,
+}
+
+/// Runs `g`, then keeps running the Gs queued on this P for as long as the next one is local
+/// and nothing asks for the full search (the hand-on fast path: a yield, a channel hand-off
+/// or a finished G goes straight to the next G without the M loop's checks). Returns to the
+/// M loop on the ticks where `find_local` looks at the global queue or the timers, when the
+/// P is being retired, when a G lost its P in `blocking`, or when this P has nothing queued.
+fn execute(s: &Sched, m: &mut MLocal, mut g: GRef) {
+    let p: &'static P = m.p.expect("execute without a P");
+    loop {
+        let outcome = run(m, p, &g);
+        if outcome == RunOutcome::Yielded {
+            // The queue entry is the reference we were given: moved back, not cloned.
+            // SAFETY: this M holds `p`.
+            unsafe { p.put(g, false) };
+        } else {
+            drop(g);
+        }
+        if !super::find::fast_path_allowed(m) || p.id >= s.nprocs() {
+            return;
+        }
+        // [syscall] A G that lost its P in `blocking` parked and left this M a note: the M
+        // loop must drop the stale P first.
+        if outcome == RunOutcome::Gone && super::syscall::exit_pending() {
+            return;
+        }
+        match super::find::next_on_p(m, p) {
+            Some(next) => g = next,
+            None => return,
+        }
+    }
+}
+
 /// Runs `g` until it finishes, parks or yields.
-fn execute(m: &MLocal, g: GRef) {
-    let p: &P = m.p.expect("execute without a P");
+fn run(m: &MLocal, p: &'static P, g: &GRef) -> RunOutcome {
     // [sysmon] Publish the schedule tick (hog detection).
-    let tick = super::sysmon::before_run(p.id, &g);
+    let tick = super::sysmon::before_run(p.id, g);
     CURRENT_G.with(|c| c.set(g.as_ptr()));
     g.set_state_untimed(GState::Running);
-    let yielded = loop {
+    let outcome = loop {
         // SAFETY: we popped `g` from a run queue, which gives us the right to run it.
         let body = unsafe { g.body() };
         if let GBody::NotStarted(_) = body {
@@ -178,10 +217,10 @@ fn execute(m: &MLocal, g: GRef) {
             // SAFETY: this M holds `p`.
             let stack = match unsafe { p.stacks() }.get(g.stack_size) {
                 Ok(stack) => stack,
-                Err(e) => stack_exhausted(&g, &e),
+                Err(e) => stack_exhausted(g, &e),
             };
             let bounds = stack.bounds();
-            *body = GBody::Started(coro::create(&g, stack, entry), bounds);
+            *body = GBody::Started(coro::create(g, stack, entry), bounds);
         }
         let GBody::Started(coroutine, bounds) = body else {
             unreachable!("a finished G was queued")
@@ -201,30 +240,26 @@ fn execute(m: &MLocal, g: GRef) {
                 // Untimed: nobody asks how long a G has been dead, and this is the spawn path.
                 g.set_state_untimed(GState::Dead);
                 MStats::bump(&m.handle.stats.finished);
-                break false;
+                break RunOutcome::Gone;
             }
             Some(Switch::Yield) => {
                 g.set_state_untimed(GState::Runnable);
-                break true;
+                break RunOutcome::Yielded;
             }
             Some(Switch::Park) => {
                 // Commit the park: from here the G belongs to whoever unparks it. An unpark
                 // that came in since the G decided to park left a token: run it again.
                 if g.park_token.commit_park() {
                     MStats::bump(&m.handle.stats.parks);
-                    break false;
+                    break RunOutcome::Gone;
                 }
                 g.set_state(GState::Running);
             }
         }
     };
     CURRENT_G.with(|c| c.set(ptr::null()));
-    super::sysmon::after_run(p.id, tick, &g);
-    if yielded {
-        // The queue entry is the reference we were given: moved back, not cloned.
-        // SAFETY: this M holds `p`.
-        unsafe { p.put(g, false) };
-    }
+    super::sysmon::after_run(p.id, tick, g);
+    outcome
 }
 
 #[cold]

@@ -275,6 +275,8 @@ pub(crate) fn ensure_started() {
 pub(crate) fn wake_if_sleeping() {
     // SeqCst: pairs with sysmon's store of SLEEPING then read of npidle.
     if SLEEPING.load(Ordering::SeqCst) && SLEEPING.swap(false, Ordering::SeqCst) {
+        // The state timestamps' clock stood still while sysmon slept.
+        clock::refresh_stamp();
         if let Some(t) = SYSMON.get() {
             t.unpark();
         }
@@ -328,6 +330,7 @@ fn sysmon_main() {
             SLOW.store(true, Ordering::Release);
         }
         std::thread::park_timeout(delay);
+        clock::refresh_stamp();
         if slow && !SLOW.swap(false, Ordering::AcqRel) {
             // A goroutine entered `blocking` and woke us: watch closely again.
             idle_rounds = 0;
@@ -383,6 +386,7 @@ fn deep_sleep(s: &Sched) {
         std::thread::park();
     }
     SLEEPING.store(false, Ordering::SeqCst);
+    clock::refresh_stamp();
 }
 
 /// Timers past due by a millisecond and nobody to fire them (no M blocked in the poller, all
