@@ -8,6 +8,15 @@
 //! thread-local's address afresh on every call: no caller can carry a thread-local address
 //! across a switch that the compiler cannot see (corosensei's switch is inline assembly).
 //!
+//! # The hand-on fast path
+//! When a G switches out (yields, parks, finishes), `execute` takes the next G straight from
+//! its P's `runnext` or local queue and resumes it, skipping the M loop. It goes back to the
+//! loop (and so to `find_runnable`'s full order) on the ticks where `find_local` looks at the
+//! global queue or fires timers, when set_maxprocs retires the P, when the P has nothing
+//! local, and when a G lost its P in `blocking` (the loop must drop the stale P first). So
+//! each tick is counted exactly once, by `find::fast_path_allowed` or by `find_local`, and the
+//! fairness checks keep their period.
+//!
 //! # The M↔P association
 //! `MLocal::p` is `Some` exactly when this M holds a P, and `CURRENT_P` mirrors it. An M runs
 //! Gs only while holding a P; it may exist without one (asleep in the idle list, or — with the
