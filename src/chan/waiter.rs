@@ -123,13 +123,9 @@ impl Waiter {
                 WAITING => match deadline {
                     None => park(self.reason),
                     Some(deadline) => {
-                        if Instant::now() >= deadline {
-                            if let Some(woken) = self.abort() {
-                                return Some(woken);
-                            }
-                            return None;
+                        if let Some(outcome) = self.wait_for_deadline(deadline) {
+                            return outcome;
                         }
-                        park_until(self.reason, deadline);
                     }
                 },
                 // The claimer is moving the value; it unparks us after its final store.
@@ -138,6 +134,17 @@ impl Waiter {
                 _ => return Some(self.decode(state)),
             }
         }
+    }
+
+    /// One timed wait; `Some(outcome)` once the deadline has passed (out of line: most waits
+    /// have no deadline, and this keeps `wait` small).
+    #[inline(never)]
+    fn wait_for_deadline(&self, deadline: Instant) -> Option<Option<Woken>> {
+        if Instant::now() >= deadline {
+            return Some(self.abort());
+        }
+        park_until(self.reason, deadline);
+        None
     }
 
     /// Gives up waiting. Returns `None` if the abort won; if a claimer was first, waits for
@@ -240,7 +247,7 @@ impl Claim {
         // Release: pairs with the Acquire load in `Waiter::wait`; publishes the packet.
         state.store(tag | (self.arm << TAG_BITS), Ordering::Release);
         if let Some(unparker) = self.unparker.take() {
-            unparker.unpark();
+            unparker.unpark_once();
         }
     }
 }

@@ -162,9 +162,34 @@ impl<T> ZeroChannel<T> {
     }
 
     /// Sends `value`, handing it to a waiting receiver or parking until one comes.
-    pub(crate) fn send(&self, mut value: T, blocking: Blocking) -> Result<(), SendFailure<T>> {
+    #[inline]
+    pub(crate) fn send(&self, value: T, blocking: Blocking) -> Result<(), SendFailure<T>> {
+        let mut state = self.lock();
+        if let Some(receiver) = state.receivers.claim_front() {
+            drop(state);
+            // SAFETY: a receiver entry of this channel has an `Option<T>` packet that its
+            // owner keeps alive until our claim ends.
+            unsafe { give(receiver, value) };
+            return Ok(());
+        }
+        self.send_slow(state, value, blocking)
+    }
+
+    /// `send` with no receiver waiting at the first look (out of line: the hand-off above
+    /// stays small).
+    #[inline(never)]
+    fn send_slow(
+        &self,
+        first_hold: ZeroGuard<'_>,
+        mut value: T,
+        blocking: Blocking,
+    ) -> Result<(), SendFailure<T>> {
+        let mut held = Some(first_hold);
         loop {
-            let mut state = self.lock();
+            let mut state = match held.take() {
+                Some(state) => state,
+                None => self.lock(),
+            };
             if let Some(receiver) = state.receivers.claim_front() {
                 drop(state);
                 // SAFETY: a receiver entry of this channel has an `Option<T>` packet that its
@@ -475,7 +500,7 @@ impl<T> DeliveryTarget<T> {
         // Release: pairs with the Acquire in `receive_delivery`; after it, hands off.
         delivery.state.store(outcome, Ordering::Release);
         if let Some(unparker) = unparker {
-            unparker.unpark();
+            unparker.unpark_once();
         }
     }
 }

@@ -82,28 +82,15 @@ pub(crate) fn find_runnable(s: &Sched, m: &mut MLocal) -> GRef {
 /// Steps 1-4: the cheap, local places.
 fn find_local(s: &Sched, m: &mut MLocal, p: &'static P) -> Option<GRef> {
     m.tick = m.tick.wrapping_add(1);
-    if m.tick % 61 == 0 {
+    if m.tick % GLOBAL_CHECK_TICKS == 0 {
         if let Some(g) = steal_global(s, p) {
             return Some(g);
         }
     }
-    if m.tick % 8 == 0 {
+    if m.tick % TIMER_CHECK_TICKS == 0 {
         super::timer::fire_due(s);
     }
-    if m.runnext_streak < RUNNEXT_STREAK_LIMIT {
-        if let Some(g) = p.take_runnext() {
-            m.runnext_streak += 1;
-            return Some(g);
-        }
-    } else if let Some(g) = p.take_runnext() {
-        // Streak over: the hand-off G goes to the back, the queue's head runs.
-        m.runnext_streak = 0;
-        // SAFETY: this M holds `p`.
-        unsafe { p.put(g, false) };
-    }
-    m.runnext_streak = 0;
-    // SAFETY: this M holds `p`.
-    if let Some(g) = unsafe { p.pop_local() } {
+    if let Some(g) = next_on_p(m, p) {
         return Some(g);
     }
     // The local queue is empty: a due timer may have work for us.
@@ -116,6 +103,45 @@ fn find_local(s: &Sched, m: &mut MLocal, p: &'static P) -> Option<GRef> {
         return Some(g);
     }
     steal_global(s, p)
+}
+
+/// Every this many ticks the global queue is looked at first (Go's 61: prime, so a periodic
+/// pattern in the local hand-offs cannot keep dodging it).
+const GLOBAL_CHECK_TICKS: u32 = 61;
+
+/// Every this many ticks due timers are fired before the local queue is looked at.
+const TIMER_CHECK_TICKS: u32 = 8;
+
+/// Whether the next schedule may skip the full search and take the next G straight from this
+/// P (`m::execute`'s fast path). If not, the tick is left for `find_local`, which counts it
+/// and makes the periodic global-queue and timer checks; if so, it is counted here.
+#[inline]
+pub(crate) fn fast_path_allowed(m: &mut MLocal) -> bool {
+    let next = m.tick.wrapping_add(1);
+    if next % TIMER_CHECK_TICKS == 0 || next % GLOBAL_CHECK_TICKS == 0 {
+        return false;
+    }
+    m.tick = next;
+    true
+}
+
+/// `runnext`, then the local queue. `runnext` is skipped after a streak of hand-offs so two
+/// Gs bouncing a value between them cannot starve the rest of the local queue.
+#[inline]
+pub(crate) fn next_on_p(m: &mut MLocal, p: &'static P) -> Option<GRef> {
+    if m.runnext_streak < RUNNEXT_STREAK_LIMIT {
+        if let Some(g) = p.take_runnext() {
+            m.runnext_streak += 1;
+            return Some(g);
+        }
+    } else if let Some(g) = p.take_runnext() {
+        // Streak over: the hand-off G goes to the back, the queue's head runs.
+        // SAFETY: this M holds `p`.
+        unsafe { p.put(g, false) };
+    }
+    m.runnext_streak = 0;
+    // SAFETY: this M holds `p`.
+    unsafe { p.pop_local() }
 }
 
 fn steal_global(s: &Sched, p: &P) -> Option<GRef> {

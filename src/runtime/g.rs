@@ -166,7 +166,7 @@ use super::clock;
 use super::coro::{GCoroutine, Yielder};
 use super::entry::EntrySlot;
 use super::join::JoinSlot;
-use super::stack::StackBounds;
+use super::overflow::RunningStack;
 use super::token::ParkToken;
 use crate::leak::site::SiteCounter;
 
@@ -177,9 +177,10 @@ pub(crate) use super::gref::GRef;
 pub(crate) enum GBody {
     /// Spawned, not yet run: no stack yet, only the closure.
     NotStarted(EntrySlot),
-    /// Has run at least once: the coroutine owns a stack, whose bounds the overflow handler
-    /// needs while the G runs.
-    Started(GCoroutine, StackBounds),
+    /// Has run at least once: the coroutine owns a stack; the overflow handler's description
+    /// of it (id, name, spawn site, stack bounds) is built once, here, and pointed at on
+    /// every resume.
+    Started(GCoroutine, RunningStack),
     /// Finished: the stack went back to the pool.
     Finished,
 }
@@ -258,7 +259,7 @@ impl G {
         entry: EntrySlot,
         leak: LeakTag,
     ) -> G {
-        let now = clock::coarse_nanos();
+        let now = clock::stamp();
         G {
             refs: AtomicUsize::new(1),
             id,
@@ -292,8 +293,7 @@ impl G {
     /// Records a state change. Only the G's current owner calls this.
     pub(crate) fn set_state(&self, state: GState) {
         self.status.store(state.encode(), Ordering::Relaxed);
-        self.status_since
-            .store(clock::coarse_nanos(), Ordering::Relaxed);
+        self.status_since.store(clock::stamp(), Ordering::Relaxed);
     }
 
     /// Records a state change without reading the clock (the yield path, where the time in

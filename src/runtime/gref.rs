@@ -169,18 +169,27 @@ impl Deref for GRef {
 }
 
 impl Drop for GRef {
+    #[inline]
     fn drop(&mut self) {
         // SAFETY: a live `GRef` keeps its G alive until this decrement.
         let refs = unsafe { &self.ptr.as_ref().refs };
-        if refs.fetch_sub(1, Ordering::Release) != 1 {
-            return;
+        if refs.fetch_sub(1, Ordering::Release) == 1 {
+            // Out of line: every hand-off drops a reference, and the destructor inlined here
+            // would make each of those callers save and restore registers for it.
+            destroy(self.ptr);
         }
-        // Pairs with the Release decrements of the other references.
-        fence(Ordering::Acquire);
-        // SAFETY: the count reached zero: no other reference exists, so we own the G.
-        unsafe { ptr::drop_in_place(self.ptr.as_ptr()) };
-        recycle(Block(self.ptr));
     }
+}
+
+/// Drops the G whose last reference just went and recycles its block.
+#[cold]
+#[inline(never)]
+fn destroy(g: NonNull<G>) {
+    // Pairs with the Release decrements of the other references.
+    fence(Ordering::Acquire);
+    // SAFETY: the count reached zero: no other reference exists, so we own the G.
+    unsafe { ptr::drop_in_place(g.as_ptr()) };
+    recycle(Block(g));
 }
 
 impl std::fmt::Debug for GRef {

@@ -8,6 +8,13 @@
 //! first (both are one atomic RMW on the same word), so a wake-up is never lost, and the
 //! joiner reads `result` only after seeing `DONE` (Acquire).
 //!
+//! The waker *takes* the unparker out of `waiter` (the G when it sees `WAITER`; the joiner
+//! itself when its `WAITER` landed after `DONE`), so a finished G's header never holds a
+//! reference to its joiner. Otherwise a chain of joins (each G joins the one before) whose
+//! later links finish while the first header is still held (its M stalled before dropping it)
+//! becomes a chain of headers, and dropping the first frees them all recursively on one
+//! thread's stack: a million such goroutines overflowed an M's stack.
+//!
 //! A plain thread blocked in `join` (`gort::run`'s caller, typically) registers with the
 //! deadlock detector while it waits (`diag/deadlock.rs`): the detector then knows that thread
 //! can do nothing until a goroutine finishes, and when every goroutine is asleep for good it
@@ -59,7 +66,7 @@ impl JoinSlot {
         if prev & WAITER != 0 {
             // SAFETY: the joiner wrote `waiter` before setting `WAITER`, which our AcqRel RMW
             // observed, and it never touches `waiter` again.
-            if let Some(waiter) = unsafe { (*self.waiter.get()).as_ref() } {
+            if let Some(waiter) = unsafe { (*self.waiter.get()).take() } {
                 waiter.unpark();
             }
         }
@@ -77,7 +84,11 @@ impl JoinSlot {
             // SAFETY: only the (single) joiner writes `waiter`, before setting `WAITER`.
             unsafe { *self.waiter.get() = Some(Unparker::current()) };
             let prev = self.state.fetch_or(WAITER, Ordering::AcqRel);
-            if prev & DONE == 0 {
+            if prev & DONE != 0 {
+                // SAFETY: `DONE` landed first, so the G saw no `WAITER` and never reads
+                // `waiter`: the unparker is still ours. Taken back, as the G would have.
+                drop(unsafe { (*self.waiter.get()).take() });
+            } else {
                 let blocked = (!in_goroutine()).then(|| BlockedJoiner::enter(g));
                 while !self.is_done() {
                     if let Some(report) = blocked.as_ref().and_then(BlockedJoiner::verdict) {
@@ -230,3 +241,95 @@ impl fmt::Debug for JoinError {
 }
 
 impl std::error::Error for JoinError {}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    /// Waits (up to a generous timeout) until `g` is referenced only by the caller's `GRef`:
+    /// its M and every handle are done with it, so its header can be read without a race.
+    fn wait_until_only_reference(g: &GRef) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while g.refs.load(Ordering::Acquire) != 1 {
+            assert!(
+                Instant::now() < deadline,
+                "the goroutine's header is still in use"
+            );
+            std::thread::yield_now();
+        }
+    }
+
+    /// Spawns a goroutine that runs until `gate` opens.
+    fn gated(gate: &Arc<AtomicBool>) -> JoinHandle<()> {
+        let gate = Arc::clone(gate);
+        crate::spawn(move || {
+            while !gate.load(Ordering::Acquire) {
+                crate::yield_now();
+            }
+        })
+    }
+
+    /// Both orders of the join protocol (the joiner parks before the G finishes, or its
+    /// `WAITER` lands after `DONE`) leave no unparker in the finished G's slot.
+    #[test]
+    fn a_finished_goroutine_keeps_no_reference_to_its_joiner() {
+        for round in 0..400 {
+            let gate = Arc::new(AtomicBool::new(false));
+            let first = gated(&gate);
+            let first_header = first.g.clone();
+            let joiner = crate::spawn(move || first.join().unwrap());
+            if round % 2 == 0 {
+                // Let the joiner get to its park first (most rounds; not guaranteed).
+                crate::sleep(Duration::from_micros(50));
+            }
+            gate.store(true, Ordering::Release);
+            joiner.join().unwrap();
+            wait_until_only_reference(&first_header);
+            // SAFETY: ours is the only reference left (checked above, Acquire pairs with the
+            // Release decrements of the others), so nobody else reads or writes the slot.
+            let kept = unsafe { (*first_header.join.waiter.get()).is_some() };
+            assert!(
+                !kept,
+                "round {round}: the finished goroutine still holds its joiner"
+            );
+        }
+    }
+
+    /// The symptom itself, in a child process: hold the first header of a chain of joins
+    /// (as a stalled M would), let the whole chain finish, then drop it on a small stack.
+    #[test]
+    fn dropping_the_head_of_a_finished_join_chain_does_not_recurse() {
+        const CHAIN: usize = 10_000;
+        const TEST: &str =
+            "runtime::join::tests::dropping_the_head_of_a_finished_join_chain_does_not_recurse";
+        if crate::runtime::stack::tests::child_scenario().as_deref() == Some("join_chain") {
+            let gate = Arc::new(AtomicBool::new(false));
+            let first = gated(&gate);
+            let head = first.g.clone();
+            let mut previous = first;
+            for _ in 0..CHAIN {
+                let before = previous;
+                previous = crate::spawn(move || before.join().unwrap());
+            }
+            gate.store(true, Ordering::Release);
+            previous.join().unwrap();
+            wait_until_only_reference(&head);
+            // 64 KiB holds a few hundred nested header drops, not ten thousand.
+            std::thread::Builder::new()
+                .stack_size(64 * 1024)
+                .spawn(move || drop(head))
+                .unwrap()
+                .join()
+                .unwrap();
+            eprintln!("child: dropped the head of the chain");
+            std::process::exit(0);
+        }
+        let output = crate::runtime::stack::tests::run_child(TEST, "join_chain");
+        assert!(output.status.success(), "{:?}", output.status);
+        assert!(String::from_utf8_lossy(&output.stderr).contains("child: dropped the head"));
+    }
+}

@@ -8,6 +8,15 @@
 //! thread-local's address afresh on every call: no caller can carry a thread-local address
 //! across a switch that the compiler cannot see (corosensei's switch is inline assembly).
 //!
+//! # The hand-on fast path
+//! When a G switches out (yields, parks, finishes), `execute` takes the next G straight from
+//! its P's `runnext` or local queue and resumes it, skipping the M loop. It goes back to the
+//! loop (and so to `find_runnable`'s full order) on the ticks where `find_local` looks at the
+//! global queue or fires timers, when set_maxprocs retires the P, when the P has nothing
+//! local, and when a G lost its P in `blocking` (the loop must drop the stale P first). So
+//! each tick is counted exactly once, by `find::fast_path_allowed` or by `find_local`, and the
+//! fairness checks keep their period.
+//!
 //! # The M↔P association
 //! `MLocal::p` is `Some` exactly when this M holds a P, and `CURRENT_P` mirrors it. An M runs
 //! Gs only while holding a P; it may exist without one (asleep in the idle list, or — with the
@@ -24,6 +33,7 @@ use super::g::{GBody, GRef, GState, G};
 use super::overflow;
 use super::p::P;
 use super::sched::{MHandle, MStats, Sched};
+use super::sysmon::ProcWatch;
 
 thread_local! {
     static CURRENT_P: Cell<*const P> = const { Cell::new(ptr::null()) };
@@ -154,21 +164,61 @@ fn m_main(handle: Arc<MHandle>, p: &'static P, spinning: bool) {
             s.retire_if_needed(&mut m);
             continue;
         }
-        execute(&m, g);
+        execute(s, &mut m, g);
         // [syscall] The G may have lost this M's P in `blocking`: drop it, ready the G.
         super::syscall::after_execute(s, &mut m);
         s.retire_if_needed(&mut m);
     }
 }
 
+/// What became of a G that `run` switched into.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RunOutcome {
+    /// It yielded: the caller puts it back at the tail of the queue.
+    Yielded,
+    /// It parked (the park is committed) or finished: the caller just lets go of it.
+    Gone,
+}
+
+/// Runs `g`, then keeps running the Gs queued on this P for as long as the next one is local
+/// and nothing asks for the full search (the hand-on fast path: a yield, a channel hand-off
+/// or a finished G goes straight to the next G without the M loop's checks). Returns to the
+/// M loop on the ticks where `find_local` looks at the global queue or the timers, when the
+/// P is being retired, when a G lost its P in `blocking`, or when this P has nothing queued.
+fn execute(s: &Sched, m: &mut MLocal, mut g: GRef) {
+    let p: &'static P = m.p.expect("execute without a P");
+    let watch = super::sysmon::watch(p.id);
+    loop {
+        let outcome = run(m, p, watch, &g);
+        if outcome == RunOutcome::Yielded {
+            // The queue entry is the reference we were given: moved back, not cloned.
+            // SAFETY: this M holds `p`.
+            unsafe { p.put(g, false) };
+        } else {
+            drop(g);
+        }
+        if !super::find::fast_path_allowed(m) || p.id >= s.nprocs() {
+            return;
+        }
+        // [syscall] A G that lost its P in `blocking` parked and left this M a note: the M
+        // loop must drop the stale P first.
+        if outcome == RunOutcome::Gone && super::syscall::exit_pending() {
+            return;
+        }
+        match super::find::next_on_p(m, p) {
+            Some(next) => g = next,
+            None => return,
+        }
+    }
+}
+
 /// Runs `g` until it finishes, parks or yields.
-fn execute(m: &MLocal, g: GRef) {
-    let p: &P = m.p.expect("execute without a P");
+fn run(m: &MLocal, p: &'static P, watch: &ProcWatch, g: &GRef) -> RunOutcome {
     // [sysmon] Publish the schedule tick (hog detection).
-    let tick = super::sysmon::before_run(p.id, &g);
+    let tick = super::sysmon::before_run(watch, g);
     CURRENT_G.with(|c| c.set(g.as_ptr()));
     g.set_state_untimed(GState::Running);
-    let yielded = loop {
+    let outcome = loop {
         // SAFETY: we popped `g` from a run queue, which gives us the right to run it.
         let body = unsafe { g.body() };
         if let GBody::NotStarted(_) = body {
@@ -178,17 +228,19 @@ fn execute(m: &MLocal, g: GRef) {
             // SAFETY: this M holds `p`.
             let stack = match unsafe { p.stacks() }.get(g.stack_size) {
                 Ok(stack) => stack,
-                Err(e) => stack_exhausted(&g, &e),
+                Err(e) => stack_exhausted(g, &e),
             };
-            let bounds = stack.bounds();
-            *body = GBody::Started(coro::create(&g, stack, entry), bounds);
+            let running =
+                overflow::RunningStack::new(g.id, g.name.as_deref(), g.spawn_site, stack.bounds());
+            *body = GBody::Started(coro::create(g, stack, entry), running);
         }
-        let GBody::Started(coroutine, bounds) = body else {
+        let GBody::Started(coroutine, running) = body else {
             unreachable!("a finished G was queued")
         };
-        let running = overflow::RunningStack::new(g.id, g.name.as_deref(), g.spawn_site, *bounds);
-        // SAFETY: `running` lives on this M's stack until after `clear_running` below.
-        unsafe { overflow::set_running(&running) };
+        // SAFETY: `running` lives in the G's body, which stays in place and unchanged until
+        // after `clear_running` below; the name it points to lives in the G header, which our
+        // reference keeps alive.
+        unsafe { overflow::set_running(running) };
         let switched = coro::resume(coroutine);
         overflow::clear_running();
         match switched {
@@ -201,30 +253,26 @@ fn execute(m: &MLocal, g: GRef) {
                 // Untimed: nobody asks how long a G has been dead, and this is the spawn path.
                 g.set_state_untimed(GState::Dead);
                 MStats::bump(&m.handle.stats.finished);
-                break false;
+                break RunOutcome::Gone;
             }
             Some(Switch::Yield) => {
                 g.set_state_untimed(GState::Runnable);
-                break true;
+                break RunOutcome::Yielded;
             }
             Some(Switch::Park) => {
                 // Commit the park: from here the G belongs to whoever unparks it. An unpark
                 // that came in since the G decided to park left a token: run it again.
                 if g.park_token.commit_park() {
                     MStats::bump(&m.handle.stats.parks);
-                    break false;
+                    break RunOutcome::Gone;
                 }
                 g.set_state(GState::Running);
             }
         }
     };
     CURRENT_G.with(|c| c.set(ptr::null()));
-    super::sysmon::after_run(p.id, tick, &g);
-    if yielded {
-        // The queue entry is the reference we were given: moved back, not cloned.
-        // SAFETY: this M holds `p`.
-        unsafe { p.put(g, false) };
-    }
+    super::sysmon::after_run(watch, tick, g);
+    outcome
 }
 
 #[cold]

@@ -40,20 +40,21 @@
 use std::cell::{Cell, RefCell};
 use std::io;
 use std::panic::Location;
-use std::ptr;
+use std::ptr::{self, NonNull};
 use std::sync::{Once, OnceLock};
 
 use super::stack::{self, StackBounds};
 
 /// What the fault handler needs to know about the goroutine a thread is running. The M builds
-/// one on its own stack from the G header before each resume (a few word copies) and points
-/// the handler at it with [`set_running`].
+/// one when the G first runs and keeps it in the G's body; before each resume it points the
+/// handler at it with [`set_running`] (one thread-local store per switch).
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct RunningStack<'a> {
+pub(crate) struct RunningStack {
     /// The goroutine's id.
     pub(crate) goid: u64,
-    /// The name given with `Builder::name`, if any (borrowed from the G header).
-    pub(crate) name: Option<&'a str>,
+    /// The name given with `Builder::name`, if any: points into the G header, and is read
+    /// only under [`set_running`]'s contract.
+    name: Option<NonNull<str>>,
     /// Where the goroutine was spawned (`#[track_caller]` location of the spawn call).
     pub(crate) spawn_site: &'static Location<'static>,
     /// Usable bytes of its stack, shown in the report.
@@ -64,18 +65,18 @@ pub(crate) struct RunningStack<'a> {
     pub(crate) guard_hi: usize,
 }
 
-impl<'a> RunningStack<'a> {
+impl RunningStack {
     /// Describes goroutine `goid` running on a stack with `bounds` (kept from
     /// [`Stack::bounds`](super::stack::Stack::bounds) when the stack went into its coroutine).
     pub(crate) fn new(
         goid: u64,
-        name: Option<&'a str>,
+        name: Option<&str>,
         spawn_site: &'static Location<'static>,
         bounds: StackBounds,
-    ) -> RunningStack<'a> {
+    ) -> RunningStack {
         RunningStack {
             goid,
-            name,
+            name: name.map(NonNull::from),
             spawn_site,
             usable_size: bounds.usable_size,
             guard_lo: bounds.guard_lo,
@@ -93,19 +94,20 @@ impl<'a> RunningStack<'a> {
 
 thread_local! {
     /// The goroutine this thread runs now (null between goroutines). Const-initialised, with
-    /// no destructor, so the signal handler can read it. The `'static` is a stand-in: the
-    /// pointee lives as long as `set_running`'s contract says.
-    static RUNNING: Cell<*const RunningStack<'static>> = const { Cell::new(ptr::null()) };
+    /// no destructor, so the signal handler can read it. The pointee lives as long as
+    /// `set_running`'s contract says.
+    static RUNNING: Cell<*const RunningStack> = const { Cell::new(ptr::null()) };
 }
 
 /// Tells the fault handler that this thread is about to run the goroutine `running` describes.
 /// The M calls it before resuming a goroutine, and [`clear_running`] after it suspends.
 ///
 /// # Safety
-/// `running` (and the name it borrows) must stay where it is and alive until this thread calls
-/// [`clear_running`] or `set_running` again: the signal handler may read it at any moment.
-pub(crate) unsafe fn set_running(running: &RunningStack<'_>) {
-    RUNNING.set(ptr::from_ref(running).cast());
+/// `running` (and the name it was built with) must stay where it is and alive until this
+/// thread calls [`clear_running`] or `set_running` again: the signal handler may read it at
+/// any moment.
+pub(crate) unsafe fn set_running(running: &RunningStack) {
+    RUNNING.set(ptr::from_ref(running));
 }
 
 /// Tells the fault handler that this thread runs no goroutine any more.
@@ -328,6 +330,8 @@ fn report_overflow(running: &RunningStack) -> ! {
     out.push(b"\ngoroutine ");
     out.push_decimal(running.goid);
     if let Some(name) = running.name {
+        // SAFETY: `set_running`'s contract keeps the name alive while `running` is set.
+        let name = unsafe { name.as_ref() };
         out.push(b" \"");
         out.push(name.as_bytes());
         out.push(b"\"");

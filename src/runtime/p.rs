@@ -108,6 +108,14 @@ impl P {
     /// The caller holds this P.
     pub(crate) unsafe fn put(&self, g: GRef, next: bool) {
         if next {
+            if self.runnext.load(Ordering::Relaxed).is_null() {
+                // Only the holder (us) ever stores a G into `runnext`; others only take one
+                // out. So it stays empty until this store, and a plain store does (no
+                // locked instruction on the channel hand-off path). Release: pairs with the
+                // Acquire of the swap in `take_runnext`.
+                self.runnext.store(g.into_raw(), Ordering::Release);
+                return;
+            }
             let old = self.runnext.swap(g.into_raw(), Ordering::AcqRel);
             if old.is_null() {
                 return;

@@ -122,6 +122,15 @@ impl Unparker {
         }
     }
 
+    /// As `unpark`, consuming the unparker: the reference it holds moves into the run queue
+    /// instead of being cloned (a channel hand-off's wake-up).
+    pub(crate) fn unpark_once(self) {
+        match self.target {
+            Target::Goroutine(g) => unpark_owned(g, true),
+            Target::Thread(t) => t.unpark(),
+        }
+    }
+
     /// As `unpark`, but a woken goroutine joins the back of the run queue: for wake-ups in
     /// batches (timers), which must keep their order.
     pub(crate) fn unpark_in_order(&self) {
@@ -136,6 +145,13 @@ fn unpark_g(g: &GRef, next: bool) {
     if g.park_token.unpark() {
         g.set_state(GState::Runnable);
         super::sched::ready(g.clone(), next);
+    }
+}
+
+fn unpark_owned(g: GRef, next: bool) {
+    if g.park_token.unpark() {
+        g.set_state(GState::Runnable);
+        super::sched::ready(g, next);
     }
 }
 

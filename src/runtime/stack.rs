@@ -5,30 +5,39 @@
 //! stack hits the guard and [`overflow`](super::overflow) reports it and aborts, the way Rust's
 //! std does for threads.
 //!
-//! # Where the memory comes from
+//! # Where the memory comes from, and where it goes back
 //! [`slab`] maps large `MAP_NORESERVE` regions and cuts them into slots
 //! `[guard page][usable stack]`; [`pool`] hands slots out and takes them back, one free list
 //! per stack size. Each P owns a [`StackCache`] of default-size stacks so that the steady state
-//! (a goroutine exits, another is spawned) takes no lock and makes no system call. Memory is
-//! only ever given back with `madvise(MADV_DONTNEED)` when too many free stacks pile up; slabs
-//! are never unmapped (see [`pool`] for why).
+//! (a goroutine exits, another is spawned) takes no lock and makes no system call. A stack
+//! going back to the pool never makes a system call either, however many pile up: memory is
+//! given back (`madvise(MADV_DONTNEED)` on the usable part, the guard stays) by sysmon, which
+//! calls [`trim_excess`] each round, for free stacks that sat unused beyond the pool's bound
+//! for a whole review period (see [`pool`]). Slabs are never unmapped.
 //!
 //! # Invariants
 //! - A `Stack` value is the only owner of its slot: a slot is in at most one place at a time
-//!   (a `Stack`, a `StackCache`, or one of the pool's free lists).
+//!   (a `Stack`, a `StackCache`, one of the pool's free lists, or a batch the pool or its
+//!   trimmer is working on with the lock released).
 //! - `guard_lo < guard_hi == usable_bottom < top`, `top` and `usable_bottom` page-aligned, and
-//!   the bytes `[guard_lo, guard_hi)` fault on any access for as long as the process lives.
+//!   the bytes `[guard_lo, guard_hi)` fault on any access for as long as the process lives
+//!   (trimming releases `[usable_bottom, top)` only).
+//! - Only free slots are trimmed: memory is never released under a running or parked goroutine.
 //! - Every slot in a `StackCache` has `usable_size == cache.cached_size`.
 //!
 //! # Locks
-//! The only lock is the pool's mutex, taken once per batch of [`CACHE_BATCH`] stacks by a
-//! `StackCache`, or once per call by [`alloc`] / dropping a `Stack`. No lock is held while
-//! running user code or while taking another lock.
+//! The pool's mutex is taken once per batch of [`CACHE_BATCH`] stacks by a `StackCache`, once
+//! per call by [`alloc`] / dropping a `Stack`, and twice per batch by the trimmer (which also
+//! holds its own lock, taken before the pool's, so that trimmers take turns). No lock is held
+//! while running user code, and no system call is made under the pool's lock except mapping
+//! a new slab.
 
 mod pool;
 mod slab;
 #[cfg(test)]
 pub(crate) mod tests;
+#[cfg(test)]
+mod trim_tests;
 
 use std::io;
 use std::mem::ManuallyDrop;
@@ -356,6 +365,20 @@ pub(crate) fn alloc(size: usize) -> io::Result<Stack> {
     Ok(Stack {
         slot: taken.pop().expect("pool::take returned Ok with no stack"),
     })
+}
+
+/// The stack pool's trimmer, called by sysmon every round: nothing but one relaxed load unless
+/// free stacks piled up beyond the pool's bound; then, every review period, it picks those
+/// unused for the whole period and gives their memory back, a batch per call. Returns whether
+/// it gave memory back this time (more may follow: call again soon).
+pub(crate) fn trim_excess() -> bool {
+    pool::trim_excess()
+}
+
+/// Whether the pool may hold free stacks to trim (a relaxed hint): sysmon stays awake for
+/// [`trim_excess`] while it is up.
+pub(crate) fn has_excess() -> bool {
+    pool::has_excess()
 }
 
 /// Gives a stack back to the global pool (the same as dropping it).

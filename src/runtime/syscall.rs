@@ -157,6 +157,12 @@ fn set_exit_pending(unparker: *mut Unparker) {
     EXIT_PENDING.with(|c| c.set(unparker));
 }
 
+/// Whether a G run by this M lost its P in a blocking call and left the M a note.
+#[inline]
+pub(crate) fn exit_pending() -> bool {
+    EXIT_PENDING.with(|c| !c.get().is_null())
+}
+
 /// Called by the M after every `execute`: if the G it ran lost its P in a blocking call and
 /// parked (step 5 of the module docs), drop the stale P and ready the G.
 #[inline]
@@ -179,7 +185,7 @@ fn finish_slow_exit(s: &Sched, m: &mut MLocal, pending: *mut Unparker) {
     }
     // With a P: into its `runnext`, so the G runs next on this M. Without: the global queue
     // (and a wake-up for an idle P, if any), and this M goes to the idle list.
-    unparker.unpark();
+    unparker.unpark_once();
 }
 
 /// Bounds the number of worker threads (Ms) the runtime may start (Go's

@@ -8,7 +8,13 @@
 //!   no asynchronous preemption); it records the G (id now; name and spawn site when the G
 //!   finally switches out) in [`hogs`], so users can find the loop that needs a `yield_now`;
 //! - **polls the netpoller** if nobody has for 10 ms (every M busy with long computations);
-//! - **wakes an M for overdue timers** when no M is blocked in the poller to fire them.
+//! - **wakes an M for overdue timers** when no M is blocked in the poller to fire them;
+//! - **trims the stack pool** (`stack::trim_excess`): free stacks that sat unused beyond the
+//!   pool's bound give their memory back here, a batch per round, instead of on a goroutine's
+//!   exit path. One relaxed load per round when there is nothing to trim; while there is, the
+//!   rounds stay short and sysmon does not go to its deep sleep, so an idle program gets the
+//!   memory back too (stacks freed by a thread with no P while sysmon sleeps deeply wait for
+//!   the next time a P is taken).
 //!
 //! It sleeps 20 µs between rounds while it finds work to do, doubling up to 10 ms after 50
 //! rounds with nothing to retake (Go's schedule). From 1 ms on, a goroutine entering
@@ -134,21 +140,21 @@ pub(crate) fn watch(id: usize) -> &'static ProcWatch {
     &WATCH[id]
 }
 
-/// `execute` is about to run `g` on P `p_id`; returns the run's tick for [`after_run`].
+/// `execute` is about to run `g` on the P whose record is `watch` (from [`watch`], looked up
+/// once per `execute`); returns the run's tick for [`after_run`].
 #[inline]
-pub(crate) fn before_run(p_id: usize, g: &G) -> u32 {
-    let w = &WATCH[p_id];
-    let tick = w.sched_tick.load(Ordering::Relaxed).wrapping_add(1);
-    w.sched_tick.store(tick, Ordering::Relaxed);
-    w.running.store(g.id, Ordering::Relaxed);
+pub(crate) fn before_run(watch: &ProcWatch, g: &G) -> u32 {
+    let tick = watch.sched_tick.load(Ordering::Relaxed).wrapping_add(1);
+    watch.sched_tick.store(tick, Ordering::Relaxed);
+    watch.running.store(g.id, Ordering::Relaxed);
     tick
 }
 
 /// `execute` finished running `g` (run `tick`, from [`before_run`]): if sysmon judged that
 /// run a hog, complete its report.
 #[inline]
-pub(crate) fn after_run(p_id: usize, tick: u32, g: &G) {
-    if WATCH[p_id].hog_tick.load(Ordering::Relaxed) == tick {
+pub(crate) fn after_run(watch: &ProcWatch, tick: u32, g: &G) {
+    if watch.hog_tick.load(Ordering::Relaxed) == tick {
         complete_hog_report(g);
     }
 }
@@ -269,6 +275,8 @@ pub(crate) fn ensure_started() {
 pub(crate) fn wake_if_sleeping() {
     // SeqCst: pairs with sysmon's store of SLEEPING then read of npidle.
     if SLEEPING.load(Ordering::SeqCst) && SLEEPING.swap(false, Ordering::SeqCst) {
+        // The state timestamps' clock stood still while sysmon slept.
+        clock::refresh_stamp();
         if let Some(t) = SYSMON.get() {
             t.unpark();
         }
@@ -322,14 +330,30 @@ fn sysmon_main() {
             SLOW.store(true, Ordering::Release);
         }
         std::thread::park_timeout(delay);
+        clock::refresh_stamp();
         if slow && !SLOW.swap(false, Ordering::AcqRel) {
             // A goroutine entered `blocking` and woke us: watch closely again.
+            idle_rounds = 0;
+        }
+        // [stack] Give back the memory of free stacks piled up beyond the pool's bound; while
+        // batches remain, rounds stay short.
+        let trimmed = super::stack::trim_excess();
+        if trimmed {
             idle_rounds = 0;
         }
         if s.npidle.load(Ordering::SeqCst) >= s.nprocs() {
             // Every P idle: after a while at the longest sleep, sleep until one is busy.
             all_idle_rounds += 1;
-            if delay == MAX_DELAY && all_idle_rounds >= IDLE_ROUNDS_BEFORE_DEEP_SLEEP {
+            // An idle round counts towards the back-off too (else a program that goes idle
+            // less than 50 rounds after start, a retake or a `blocking` wake-up would keep
+            // sysmon waking every 20 µs for ever: measured, 26,000 wake-ups a second).
+            if !trimmed {
+                idle_rounds = idle_rounds.saturating_add(1);
+            }
+            if delay == MAX_DELAY
+                && all_idle_rounds >= IDLE_ROUNDS_BEFORE_DEEP_SLEEP
+                && !super::stack::has_excess()
+            {
                 deep_sleep(s);
                 idle_rounds = 0;
                 all_idle_rounds = 0;
@@ -362,6 +386,7 @@ fn deep_sleep(s: &Sched) {
         std::thread::park();
     }
     SLEEPING.store(false, Ordering::SeqCst);
+    clock::refresh_stamp();
 }
 
 /// Timers past due by a millisecond and nobody to fire them (no M blocked in the poller, all

@@ -42,9 +42,14 @@ impl ParkToken {
     /// The G, about to park: consumes a token if there is one (then it must not park).
     #[inline]
     pub(crate) fn take(&self) -> bool {
-        self.state
-            .compare_exchange(NOTIFIED, EMPTY, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
+        // A plain load first: with no token (the common case) a failing CAS would still cost
+        // a locked instruction. A token that lands just after this load is not lost: the
+        // M's `commit_park` CAS fails on it and resumes the G.
+        self.state.load(Ordering::Relaxed) == NOTIFIED
+            && self
+                .state
+                .compare_exchange(NOTIFIED, EMPTY, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
     }
 
     /// The M, after the G switched out to park: true if the G is now parked (it belongs to
