@@ -19,7 +19,7 @@
 //! released. The send itself is a `try_send` on a capacity-1 channel: it never blocks (a tick
 //! that finds the previous one unreceived is dropped, as Go's ticker drops ticks).
 
-use std::sync::{Arc, Mutex, MutexGuard, Once, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use crate::chan::{chan_with_receivers_gone_hook, Receiver, Sender};
@@ -57,7 +57,6 @@ impl ChannelTimer {
     /// Arms a timer that sends once at `deadline`, or every `period` from `deadline` on
     /// (`None`: a deadline beyond what `Instant` can hold, which never comes).
     pub(crate) fn new(deadline: Option<Instant>, period: Option<Duration>) -> ChannelTimer {
-        ensure_a_worker_exists();
         let mut receiver = None;
         let core = Arc::new_cyclic(|weak: &Weak<Core>| {
             let weak = weak.clone();
@@ -141,24 +140,6 @@ impl Drop for ChannelTimer {
             disarm(&mut self.core.lock());
         }
     }
-}
-
-/// Makes sure the runtime has a worker thread (M) to fire timers.
-///
-/// Workaround: the runtime's Ms fire the timer heap, and a process that has not spawned a
-/// goroutine yet has no M; `runtime::timer::add` then only pokes idle Ms, of which there are
-/// none, so a timer made from a plain thread first would never fire. One empty goroutine
-/// starts an M, which stays (idle) for the life of the process. Remove once the timer code
-/// starts an M itself when none exists.
-/// Inside a goroutine there is an M already (and blocking on the `Once` there could stall one).
-fn ensure_a_worker_exists() {
-    static STARTED: Once = Once::new();
-    if crate::runtime::m::in_goroutine() {
-        return;
-    }
-    STARTED.call_once(|| {
-        let _ = crate::spawn(|| ()).join();
-    });
 }
 
 /// Bumps the generation and cancels the armed runtime timer; true if it had not fired.
