@@ -423,6 +423,11 @@ impl LocalTable {
 
     /// Runs `f` with the slot vector borrowed mutably.
     #[inline]
+    /// Whether no key was ever used on this table (it holds no slot, hence no value).
+    fn never_used(&self) -> bool {
+        self.with_slots(|slots| slots.capacity() == 0)
+    }
+
     fn with_slots<R>(&self, f: impl FnOnce(&mut Vec<Slot>) -> R) -> R {
         // SAFETY: one thread at a time uses a table (single owner), and no borrow of `slots`
         // is live: every borrow is confined to this call and `f` never runs user code.
@@ -531,6 +536,12 @@ pub(crate) fn destroy_goroutine_locals(result: AnyResult) -> AnyResult {
     let Some(g) = m::current_g() else {
         return result;
     };
+    if g.locals.never_used() {
+        // Most goroutines never touch a local: no destructor to run, no unwind guard needed
+        // (this is on every goroutine's exit path).
+        g.locals.destroyed.set(true);
+        return result;
+    }
     let destroyed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| g.locals.destroy()));
     result.and_then(|value| destroyed.map(|()| value))
 }

@@ -78,7 +78,10 @@ impl Registry {
                 (slab.entries.len() - 1) as u32
             }
         };
-        shard.live.fetch_add(1, Ordering::Relaxed);
+        // Written only under the shard's lock: a load and a store, no locked instruction.
+        shard
+            .live
+            .store(shard.live.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         drop(slab);
         g.registry_slot.store(
             ((shard_index as u64) << 32) | slot as u64,
@@ -95,7 +98,10 @@ impl Registry {
             let mut slab = lock(&shard.slots);
             let removed = slab.entries[slot as usize].take();
             slab.free.push(slot);
-            shard.live.fetch_sub(1, Ordering::Relaxed);
+            // Under the shard's lock, as in `insert`.
+            shard
+                .live
+                .store(shard.live.load(Ordering::Relaxed) - 1, Ordering::Relaxed);
             removed
         };
         debug_assert!(removed.is_some_and(|r| std::ptr::eq(&*r, g)));

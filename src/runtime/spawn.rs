@@ -188,9 +188,11 @@ where
     let g = GRef::new(G::new(id, name, site, parent, stack_size, entry, leak));
     match m::current_p() {
         Some(p) => {
-            p.counters
-                .spawned
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            // Only the M holding `p` writes its counters: a load and a store, no locked
+            // instruction (metrics only read them).
+            let spawned = &p.counters.spawned;
+            let count = spawned.load(std::sync::atomic::Ordering::Relaxed);
+            spawned.store(count + 1, std::sync::atomic::Ordering::Relaxed);
         }
         None => {
             s.spawned_from_threads
