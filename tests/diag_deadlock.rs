@@ -7,12 +7,14 @@
 //! own `main` (`harness = false`). Run without arguments, it re-runs itself once per
 //! scenario with `GORT_DEADLOCK_CHILD=<scenario>` and checks the child's exit and stderr.
 
-use std::io::Read;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use gort::{go, JoinHandle};
+
+#[allow(dead_code)]
+mod support;
 
 const CHILD_ENV: &str = "GORT_DEADLOCK_CHILD";
 const MESSAGE: &str = "all goroutines are asleep - deadlock!";
@@ -166,30 +168,11 @@ fn run_child(scenario: &str, limit: Duration) -> Outcome {
         .env_remove("GORT_DEADLOCK")
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    let mut stderr_pipe = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr_pipe.read_to_string(&mut s);
-        s
-    });
-    let start = Instant::now();
-    let mut killed = false;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if start.elapsed() > limit {
-            child.kill().unwrap();
-            killed = true;
-            break child.wait().unwrap();
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let end = support::wait_child(cmd.spawn().unwrap(), limit);
     Outcome {
-        code: status.code(),
-        stderr: reader.join().unwrap(),
-        killed,
+        code: end.status.code(),
+        stderr: end.stderr,
+        killed: end.killed,
     }
 }
 

@@ -16,6 +16,9 @@ use std::time::{Duration, Instant};
 use gort::context::Context;
 use gort::signal::{self, notify, notify_context, Signal};
 
+#[allow(dead_code)]
+mod support;
+
 const CHILD_ENV: &str = "GORT_SIGNAL_CHILD";
 const DEADLOCK: &str = "all goroutines are asleep - deadlock!";
 const LONG: Duration = Duration::from_secs(30);
@@ -150,27 +153,9 @@ fn spawn_child(scenario: &str) -> Child {
 }
 
 /// Waits for `child` (killing it after `LONG`); its status, stderr, and whether it was killed.
-fn finish(mut child: Child) -> (ExitStatus, String, bool) {
-    let mut pipe = child.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = pipe.read_to_string(&mut s);
-        s
-    });
-    let start = Instant::now();
-    let mut killed = false;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if start.elapsed() > LONG {
-            child.kill().unwrap();
-            killed = true;
-            break child.wait().unwrap();
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    (status, reader.join().unwrap(), killed)
+fn finish(child: Child) -> (ExitStatus, String, bool) {
+    let end = support::wait_child(child, LONG);
+    (end.status, end.stderr, end.killed)
 }
 
 /// The child must die of SIGTERM's default action at its last raise.
