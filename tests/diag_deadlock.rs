@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use gort::{go, JoinHandle};
 
-#[allow(dead_code)]
 mod support;
 
 const CHILD_ENV: &str = "GORT_DEADLOCK_CHILD";

@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 use gort::context::Context;
 use gort::signal::{self, notify, notify_context, Signal};
 
-#[allow(dead_code)]
 mod support;
 
 const CHILD_ENV: &str = "GORT_SIGNAL_CHILD";
