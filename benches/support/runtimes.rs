@@ -30,9 +30,9 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    // SAFETY: may marks spawn unsafe because a coroutine can move between worker threads, so
-    // thread-local storage read before a blocking call may belong to another thread after it.
-    // The bench closures touch only Arcs, atomics and may's coroutine-aware channels and
-    // flags, never a thread_local.
+    // may's spawn is unsafe because a coroutine can move between worker threads, so a
+    // thread-local read before a blocking call may belong to another thread after it.
+    // SAFETY: the bench closures touch only Arcs, atomics and may's coroutine-aware channels
+    // and flags, never a thread_local.
     unsafe { may::coroutine::spawn(f) }
 }

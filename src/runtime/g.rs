@@ -237,12 +237,13 @@ pub(crate) struct G {
     pub(crate) locals: crate::local::LocalTable,
 }
 
-// SAFETY: all shared fields are atomics or immutable after construction. `body` holds the
-// coroutine, which is `!Send` only because corosensei cannot prove what lives on its stack: the
-// entry closure is `Send + 'static` (spawn's bounds), and `body` is accessed only by the single
-// thread that holds the right to run the G (the run-queue protocol in `m.rs` and `park.rs`).
-// `locals` may hold `!Send` values made by the G; they move between threads only with the G
-// itself, as the values on its stack do.
+// `body` holds the coroutine, which is `!Send` only because corosensei cannot prove what lives
+// on its stack: the entry closure is `Send + 'static` (spawn's bounds). `locals` may hold
+// `!Send` values made by the G; they move between threads only with the G itself, as the
+// values on its stack do.
+// SAFETY: all shared fields are atomics or immutable after construction, and `body` is
+// accessed only by the single thread that holds the right to run the G (the run-queue
+// protocol in `m.rs` and `park.rs`).
 unsafe impl Send for G {}
 // SAFETY: see `Send`: `body` and `locals` are never accessed through a shared reference by two
 // threads at once (`locals` only by the G itself, see `local.rs`); everything else is atomic or

@@ -232,10 +232,11 @@ impl Drop for Stack {
     }
 }
 
-// SAFETY: `base()` is the slot's page-aligned (so STACK_ALIGNMENT-aligned) top and `limit()`
-// its page-aligned guard start; the `usable_size >= MIN_STACK_SIZE` bytes between them are
-// read-write memory owned by this value alone, and the guard page below them faults on every
-// access (installed before the slot is first handed out, never removed).
+// `base()` is the slot's page-aligned (so STACK_ALIGNMENT-aligned) top and `limit()` its
+// page-aligned guard start.
+// SAFETY: the `usable_size >= MIN_STACK_SIZE` bytes between them are read-write memory owned
+// by this value alone, and the guard page below faults on every access (installed before the
+// slot is first handed out, never removed).
 unsafe impl corosensei::stack::Stack for Stack {
     fn base(&self) -> StackPointer {
         StackPointer::new(self.slot.top).expect("a stack top is never zero")
