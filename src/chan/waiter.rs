@@ -22,7 +22,10 @@
 //! Transitions: `WAITING → ABORTED` (owner) or `WAITING → CLAIMED` (one claimer, by CAS, so
 //! exactly one party ever wins a waiter: the rule that makes a select woken by exactly one
 //! channel), then `CLAIMED → COMPLETED | CLOSED | RETRY | DELIVER` (the same claimer). The last
-//! four and `ABORTED` are final.
+//! four and `ABORTED` are final. The word and its CAS/store protocol live in
+//! `waiter/state.rs`, model-checked with loom (`RUSTFLAGS="--cfg loom" cargo test --release --lib
+//! loom_`): of an aborting owner and two racing claimers exactly one wins, and the owner is
+//! woken and reads the winner's value.
 //!
 //! # Who may touch a waiter
 //! - The owner, always (it only reads `state` and, after a final `DELIVER`, `delivery`).
@@ -44,21 +47,16 @@
 
 use std::cell::UnsafeCell;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use crate::runtime::g::WaitReason;
 use crate::runtime::park::{park, park_until, Unparker};
 
-const TAG_BITS: u32 = 3;
-const TAG_MASK: usize = (1 << TAG_BITS) - 1;
-const WAITING: usize = 0;
-const ABORTED: usize = 1;
-const CLAIMED: usize = 2;
-const COMPLETED: usize = 3;
-const CLOSED: usize = 4;
-const RETRY: usize = 5;
-const DELIVER: usize = 6;
+mod state;
+
+use state::{
+    WaitState, ABORTED, CLAIMED, CLOSED, COMPLETED, DELIVER, RETRY, TAG_BITS, TAG_MASK, WAITING,
+};
 
 /// How a claimer ended a wait (what the owner must do next for the chosen arm).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,7 +84,7 @@ pub(crate) struct Woken {
 #[derive(Debug)]
 pub(crate) struct Waiter {
     /// Tag and arm index; see the module table.
-    state: AtomicUsize,
+    state: WaitState,
     /// The owner's unparker. Written by the owner before any entry is linked; taken by the
     /// one claimer after its successful CAS; otherwise dropped by the owner.
     unparker: UnsafeCell<Option<Unparker>>,
@@ -101,7 +99,7 @@ impl Waiter {
     /// A fresh waiter for the calling goroutine (or thread).
     pub(crate) fn new(reason: WaitReason) -> Waiter {
         Waiter {
-            state: AtomicUsize::new(WAITING),
+            state: WaitState::new(),
             unparker: UnsafeCell::new(Some(Unparker::current())),
             delivery: UnsafeCell::new(std::ptr::null()),
             reason,
@@ -110,7 +108,7 @@ impl Waiter {
 
     /// Whether nobody has claimed the waiter and the owner has not given up.
     pub(crate) fn is_waiting(&self) -> bool {
-        self.state.load(Ordering::Acquire) == WAITING
+        self.state.load() == WAITING
     }
 
     /// Parks until a claimer ends the wait, or until `deadline` (then the owner aborts, and
@@ -118,7 +116,7 @@ impl Waiter {
     pub(crate) fn wait(&self, deadline: Option<Instant>) -> Option<Woken> {
         loop {
             // Acquire: pairs with the Release final store in `Claim::end`.
-            let state = self.state.load(Ordering::Acquire);
+            let state = self.state.load();
             match state & TAG_MASK {
                 WAITING => match deadline {
                     None => park(self.reason),
@@ -150,12 +148,10 @@ impl Waiter {
     /// Gives up waiting. Returns `None` if the abort won; if a claimer was first, waits for
     /// it to finish and returns its outcome, which the owner must then honour.
     pub(crate) fn abort(&self) -> Option<Woken> {
-        match self
-            .state
-            .compare_exchange(WAITING, ABORTED, Ordering::Acquire, Ordering::Acquire)
-        {
-            Ok(_) => None,
-            Err(_) => self.wait(None),
+        if self.state.try_abort() {
+            None
+        } else {
+            self.wait(None)
         }
     }
 
@@ -185,14 +181,9 @@ impl Waiter {
         let this = unsafe { waiter.as_ref() };
         // Acquire on success: we read the unparker the owner stored before linking (the
         // queue lock already orders it; Acquire keeps the claim self-contained).
-        this.state
-            .compare_exchange(
-                WAITING,
-                CLAIMED | (arm << TAG_BITS),
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            )
-            .ok()?;
+        if !this.state.try_claim(arm) {
+            return None;
+        }
         // SAFETY: our CAS made us the only claimer; the owner does not touch `unparker`
         // until it sees a final state, which only we can store.
         let unparker = unsafe { (*this.unparker.get()).take() };
@@ -245,7 +236,7 @@ impl Claim {
         // store below; this is our last access to it.
         let state = unsafe { &self.waiter.as_ref().state };
         // Release: pairs with the Acquire load in `Waiter::wait`; publishes the packet.
-        state.store(tag | (self.arm << TAG_BITS), Ordering::Release);
+        state.finish(tag, self.arm);
         if let Some(unparker) = self.unparker.take() {
             unparker.unpark_once();
         }
