@@ -76,17 +76,13 @@ impl std::ops::DerefMut for ZeroGuard<'_> {
 }
 
 impl Drop for ZeroGuard<'_> {
+    #[inline]
     fn drop(&mut self) {
-        let mut summary = 0;
-        if !self.state.senders.is_empty() {
-            summary |= SENDERS_WAITING;
-        }
-        if !self.state.receivers.is_empty() {
-            summary |= RECEIVERS_WAITING;
-        }
-        if self.state.closed {
-            summary |= CLOSED;
-        }
+        // Branch-free: this runs at every unlock, and which queue holds a waiter flips with
+        // every hand-off of a ping-pong (unpredictable branches).
+        let summary = u8::from(!self.state.senders.is_empty()) * SENDERS_WAITING
+            | u8::from(!self.state.receivers.is_empty()) * RECEIVERS_WAITING
+            | u8::from(self.state.closed) * CLOSED;
         self.summary.store(summary, Ordering::Relaxed);
     }
 }
