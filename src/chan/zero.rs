@@ -80,9 +80,9 @@ impl Drop for ZeroGuard<'_> {
     fn drop(&mut self) {
         // Branch-free: this runs at every unlock, and which queue holds a waiter flips with
         // every hand-off of a ping-pong (unpredictable branches).
-        let summary = u8::from(!self.state.senders.is_empty()) * SENDERS_WAITING
-            | u8::from(!self.state.receivers.is_empty()) * RECEIVERS_WAITING
-            | u8::from(self.state.closed) * CLOSED;
+        let summary = (u8::from(!self.state.senders.is_empty()) * SENDERS_WAITING)
+            | (u8::from(!self.state.receivers.is_empty()) * RECEIVERS_WAITING)
+            | (u8::from(self.state.closed) * CLOSED);
         self.summary.store(summary, Ordering::Relaxed);
     }
 }
