@@ -58,11 +58,13 @@ fi
 start_server() {
     local name="$1" port="$2" addr="127.0.0.1:$2"
     case "$name" in
-        gort) "$bin/http_hello" --addr "$addr" --procs "$procs" ;;
-        tokio) "$bin/http_tokio" --addr "$addr" --procs "$procs" ;;
-        std) "$bin/http_std" --addr "$addr" ;;
-        may) "$bin/http_may" --addr "$addr" --procs "$procs" ;;
-        go) "$work/go_http_hello" -addr "$addr" -procs "$procs" ;;
+        # `exec`: the background subshell becomes the server, so `$!` is the server's pid and
+        # the kill below (and the cleanup trap) stops the server itself, not a wrapper.
+        gort) exec "$bin/http_hello" --addr "$addr" --procs "$procs" ;;
+        tokio) exec "$bin/http_tokio" --addr "$addr" --procs "$procs" ;;
+        std) exec "$bin/http_std" --addr "$addr" ;;
+        may) exec "$bin/http_may" --addr "$addr" --procs "$procs" ;;
+        go) exec "$work/go_http_hello" -addr "$addr" -procs "$procs" ;;
     esac >"$work/$name.out" 2>"$work/$name.log" &
     echo $!
 }
