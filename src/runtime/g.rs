@@ -251,6 +251,7 @@ unsafe impl Send for G {}
 unsafe impl Sync for G {}
 
 impl G {
+    #[inline]
     pub(crate) fn new(
         id: u64,
         name: Option<Box<str>>,

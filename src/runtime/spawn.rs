@@ -185,7 +185,7 @@ where
         scope: std::sync::atomic::AtomicU64::new(scope),
         spawn_backtrace: crate::leak::backtrace::capture_at_spawn(),
     };
-    let g = GRef::new(G::new(id, name, site, parent, stack_size, entry, leak));
+    let g = GRef::new_with(|| G::new(id, name, site, parent, stack_size, entry, leak));
     match m::current_p() {
         Some(p) => {
             // Only the M holding `p` writes its counters: a load and a store, no locked
