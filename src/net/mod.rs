@@ -36,6 +36,182 @@
 //! server.join().unwrap();
 //! ```
 
+// The wrappers' shared surface, written once: `fd_traits!` (`AsRawFd`, `AsFd`),
+// `common_methods!` (clone, close, timeouts, non-blocking mode, pending error) and
+// `stream_io!` (`Read`/`Write` for the stream types). Defined before the submodules so they
+// can use them.
+
+/// `AsRawFd` and `AsFd` for a wrapper around a `NetFd` in its `fd` field.
+macro_rules! fd_traits {
+    ($t:ty) => {
+        impl std::os::fd::AsRawFd for $t {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                self.fd.as_raw_fd()
+            }
+        }
+
+        impl std::os::fd::AsFd for $t {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                // SAFETY: the descriptor stays open as long as `self` (it is closed when the
+                // last clone drops), which outlives the returned borrow.
+                unsafe { std::os::fd::BorrowedFd::borrow_raw(self.fd.as_raw_fd()) }
+            }
+        }
+    };
+}
+
+/// Shared methods: timeouts, non-blocking mode, close, clone, pending error.
+macro_rules! common_methods {
+    ($t:ty) => {
+        impl $t {
+            /// Another handle to the same socket (shared: see `gort::net`). Never fails.
+            ///
+            /// # Errors
+            /// None; the `Result` keeps std's signature.
+            pub fn try_clone(&self) -> std::io::Result<$t> {
+                Ok(self.clone())
+            }
+
+            /// Closes the socket for every clone: goroutines blocked on it return an error of
+            /// kind `NotConnected` at once.
+            pub fn close(&self) {
+                self.fd.close();
+            }
+
+            /// Whether `close` was called.
+            pub fn is_closed(&self) -> bool {
+                self.fd.is_closed()
+            }
+
+            /// Bounds how long a read waits, or an accept on a listener (`None`: forever).
+            ///
+            /// # Errors
+            /// `InvalidInput` for a zero duration.
+            pub fn set_read_timeout(
+                &self,
+                timeout: Option<std::time::Duration>,
+            ) -> std::io::Result<()> {
+                self.fd
+                    .set_timeout(crate::netpoll::Direction::Read, timeout)
+            }
+
+            /// Bounds how long a write waits (`None`: forever).
+            ///
+            /// # Errors
+            /// `InvalidInput` for a zero duration.
+            pub fn set_write_timeout(
+                &self,
+                timeout: Option<std::time::Duration>,
+            ) -> std::io::Result<()> {
+                self.fd
+                    .set_timeout(crate::netpoll::Direction::Write, timeout)
+            }
+
+            /// The read timeout.
+            ///
+            /// # Errors
+            /// None; the `Result` keeps std's signature.
+            pub fn read_timeout(&self) -> std::io::Result<Option<std::time::Duration>> {
+                Ok(self.fd.timeout(crate::netpoll::Direction::Read))
+            }
+
+            /// The write timeout.
+            ///
+            /// # Errors
+            /// None; the `Result` keeps std's signature.
+            pub fn write_timeout(&self) -> std::io::Result<Option<std::time::Duration>> {
+                Ok(self.fd.timeout(crate::netpoll::Direction::Write))
+            }
+
+            /// Makes operations return `WouldBlock` instead of waiting (or wait again).
+            ///
+            /// # Errors
+            /// None; the `Result` keeps std's signature.
+            pub fn set_nonblocking(&self, nonblocking: bool) -> std::io::Result<()> {
+                self.fd.set_nonblocking(nonblocking);
+                Ok(())
+            }
+
+            /// Takes the socket's pending error (`SO_ERROR`).
+            ///
+            /// # Errors
+            /// As `getsockopt`.
+            pub fn take_error(&self) -> std::io::Result<Option<std::io::Error>> {
+                self.fd.get().take_error()
+            }
+        }
+    };
+}
+
+/// `Read` and `Write` for a stream socket and for a shared reference to it (so one goroutine
+/// can read while another writes through a clone, as with std's `&TcpStream`).
+macro_rules! stream_io {
+    ($t:ty) => {
+        impl std::io::Read for &$t {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let len = buf.len();
+                self.fd
+                    .stream_io(crate::netpoll::Direction::Read, len, |mut s| s.read(buf))
+            }
+
+            fn read_vectored(
+                &mut self,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> std::io::Result<usize> {
+                self.fd.io(crate::netpoll::Direction::Read, |mut s| {
+                    s.read_vectored(bufs)
+                })
+            }
+        }
+
+        impl std::io::Write for &$t {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.fd
+                    .stream_io(crate::netpoll::Direction::Write, buf.len(), |mut s| {
+                        s.write(buf)
+                    })
+            }
+
+            fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+                self.fd.io(crate::netpoll::Direction::Write, |mut s| {
+                    s.write_vectored(bufs)
+                })
+            }
+
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+
+        impl std::io::Read for $t {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                (&*self).read(buf)
+            }
+
+            fn read_vectored(
+                &mut self,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> std::io::Result<usize> {
+                (&*self).read_vectored(bufs)
+            }
+        }
+
+        impl std::io::Write for $t {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                (&*self).write(buf)
+            }
+
+            fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+                (&*self).write_vectored(bufs)
+            }
+
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+    };
+}
+
 mod fd;
 mod tcp;
 mod udp;

@@ -1,9 +1,9 @@
 //! `TcpListener` and `TcpStream` over `NetFd` (see `fd.rs` for the blocking rules).
 
 use std::fmt;
-use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::io;
 use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -158,19 +158,7 @@ impl fmt::Debug for TcpListener {
     }
 }
 
-impl AsRawFd for TcpListener {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
-    }
-}
-
-impl AsFd for TcpListener {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        // SAFETY: the descriptor stays open as long as `self` (it is closed when the last
-        // clone drops), which outlives the returned borrow.
-        unsafe { BorrowedFd::borrow_raw(self.fd.as_raw_fd()) }
-    }
-}
+fd_traits!(TcpListener);
 
 /// The iterator of [`TcpListener::incoming`].
 #[derive(Debug)]
@@ -304,74 +292,12 @@ impl TcpStream {
         self.fd.get().shutdown(how)
     }
 
-    /// Closes the connection for every clone: goroutines blocked reading or writing it
-    /// return an error of kind `NotConnected` at once, and the peer sees the end of the
-    /// stream (Go's `Conn.Close`).
-    pub fn close(&self) {
-        self.fd.close();
-    }
-
-    /// Whether [`close`](Self::close) was called.
-    pub fn is_closed(&self) -> bool {
-        self.fd.is_closed()
-    }
-
-    /// Another handle to the same connection (shared, see the module docs). Never fails; the
-    /// `Result` keeps std's signature.
-    ///
-    /// # Errors
-    /// None.
-    pub fn try_clone(&self) -> io::Result<TcpStream> {
-        Ok(self.clone())
-    }
-
     /// Reads without consuming (waits like `read`).
     ///
     /// # Errors
     /// As `read`.
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.fd.io(Direction::Read, |s| s.peek(buf))
-    }
-
-    /// Bounds how long a read waits (`None`: forever).
-    ///
-    /// # Errors
-    /// `InvalidInput` for a zero duration.
-    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.fd.set_timeout(Direction::Read, timeout)
-    }
-
-    /// Bounds how long a write waits (`None`: forever).
-    ///
-    /// # Errors
-    /// `InvalidInput` for a zero duration.
-    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.fd.set_timeout(Direction::Write, timeout)
-    }
-
-    /// The read timeout.
-    ///
-    /// # Errors
-    /// None; the `Result` keeps std's signature.
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.fd.timeout(Direction::Read))
-    }
-
-    /// The write timeout.
-    ///
-    /// # Errors
-    /// None; the `Result` keeps std's signature.
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.fd.timeout(Direction::Write))
-    }
-
-    /// Makes reads and writes return `WouldBlock` instead of waiting (or wait again).
-    ///
-    /// # Errors
-    /// None; the `Result` keeps std's signature.
-    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        self.fd.set_nonblocking(nonblocking);
-        Ok(())
     }
 
     /// Sets `TCP_NODELAY` (disables Nagle's algorithm; Go sets it on every connection).
@@ -405,65 +331,10 @@ impl TcpStream {
     pub fn ttl(&self) -> io::Result<u32> {
         self.fd.get().ttl()
     }
-
-    /// Takes the socket's pending error (`SO_ERROR`).
-    ///
-    /// # Errors
-    /// As `getsockopt`.
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.fd.get().take_error()
-    }
 }
 
-impl Read for &TcpStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let len = buf.len();
-        self.fd.stream_io(Direction::Read, len, |mut s| s.read(buf))
-    }
-
-    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        self.fd.io(Direction::Read, |mut s| s.read_vectored(bufs))
-    }
-}
-
-impl Write for &TcpStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.fd
-            .stream_io(Direction::Write, buf.len(), |mut s| s.write(buf))
-    }
-
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        self.fd.io(Direction::Write, |mut s| s.write_vectored(bufs))
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Read for TcpStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self).read(buf)
-    }
-
-    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        (&*self).read_vectored(bufs)
-    }
-}
-
-impl Write for TcpStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&*self).write(buf)
-    }
-
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        (&*self).write_vectored(bufs)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+common_methods!(TcpStream);
+stream_io!(TcpStream);
 
 impl fmt::Debug for TcpStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -475,16 +346,4 @@ impl fmt::Debug for TcpStream {
     }
 }
 
-impl AsRawFd for TcpStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
-    }
-}
-
-impl AsFd for TcpStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        // SAFETY: the descriptor stays open as long as `self` (it is closed when the last
-        // clone drops), which outlives the returned borrow.
-        unsafe { BorrowedFd::borrow_raw(self.fd.as_raw_fd()) }
-    }
-}
+fd_traits!(TcpStream);

@@ -3,9 +3,8 @@
 use std::fmt;
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::each_addr;
 use super::fd::NetFd;
@@ -134,65 +133,6 @@ impl UdpSocket {
         self.fd.get().peer_addr()
     }
 
-    /// Another handle to the same socket (shared). Never fails.
-    ///
-    /// # Errors
-    /// None; the `Result` keeps std's signature.
-    pub fn try_clone(&self) -> io::Result<UdpSocket> {
-        Ok(self.clone())
-    }
-
-    /// Closes the socket for every clone, waking blocked goroutines with an error.
-    pub fn close(&self) {
-        self.fd.close();
-    }
-
-    /// Whether [`close`](Self::close) was called.
-    pub fn is_closed(&self) -> bool {
-        self.fd.is_closed()
-    }
-
-    /// Bounds how long a receive waits (`None`: forever).
-    ///
-    /// # Errors
-    /// `InvalidInput` for a zero duration.
-    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.fd.set_timeout(Direction::Read, timeout)
-    }
-
-    /// Bounds how long a send waits (`None`: forever).
-    ///
-    /// # Errors
-    /// `InvalidInput` for a zero duration.
-    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.fd.set_timeout(Direction::Write, timeout)
-    }
-
-    /// The read timeout.
-    ///
-    /// # Errors
-    /// None; the `Result` keeps std's signature.
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.fd.timeout(Direction::Read))
-    }
-
-    /// The write timeout.
-    ///
-    /// # Errors
-    /// None; the `Result` keeps std's signature.
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.fd.timeout(Direction::Write))
-    }
-
-    /// Makes operations return `WouldBlock` instead of waiting (or wait again).
-    ///
-    /// # Errors
-    /// None; the `Result` keeps std's signature.
-    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        self.fd.set_nonblocking(nonblocking);
-        Ok(())
-    }
-
     /// Sets `SO_BROADCAST`.
     ///
     /// # Errors
@@ -272,15 +212,9 @@ impl UdpSocket {
     pub fn leave_multicast_v6(&self, group: &Ipv6Addr, interface: u32) -> io::Result<()> {
         self.fd.get().leave_multicast_v6(group, interface)
     }
-
-    /// Takes the socket's pending error (`SO_ERROR`).
-    ///
-    /// # Errors
-    /// As `getsockopt`.
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.fd.get().take_error()
-    }
 }
+
+common_methods!(UdpSocket);
 
 impl fmt::Debug for UdpSocket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -291,16 +225,4 @@ impl fmt::Debug for UdpSocket {
     }
 }
 
-impl AsRawFd for UdpSocket {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
-    }
-}
-
-impl AsFd for UdpSocket {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        // SAFETY: the descriptor stays open as long as `self` (it is closed when the last
-        // clone drops), which outlives the returned borrow.
-        unsafe { BorrowedFd::borrow_raw(self.fd.as_raw_fd()) }
-    }
-}
+fd_traits!(UdpSocket);

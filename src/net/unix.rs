@@ -1,110 +1,16 @@
 //! Unix domain sockets (`UnixListener`, `UnixStream`, `UnixDatagram`) over `NetFd`.
 
 use std::fmt;
-use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::io;
 use std::net::Shutdown;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::fd::NetFd;
 use super::raise_backlog;
 use crate::netpoll::Direction;
-
-macro_rules! fd_traits {
-    ($t:ty) => {
-        impl AsRawFd for $t {
-            fn as_raw_fd(&self) -> RawFd {
-                self.fd.as_raw_fd()
-            }
-        }
-
-        impl AsFd for $t {
-            fn as_fd(&self) -> BorrowedFd<'_> {
-                // SAFETY: the descriptor stays open as long as `self` (it is closed when the
-                // last clone drops), which outlives the returned borrow.
-                unsafe { BorrowedFd::borrow_raw(self.fd.as_raw_fd()) }
-            }
-        }
-    };
-}
-
-/// Shared methods: timeouts, non-blocking mode, close, clone, pending error.
-macro_rules! common_methods {
-    ($t:ty) => {
-        impl $t {
-            /// Another handle to the same socket (shared: see `gort::net`). Never fails.
-            ///
-            /// # Errors
-            /// None; the `Result` keeps std's signature.
-            pub fn try_clone(&self) -> io::Result<$t> {
-                Ok(self.clone())
-            }
-
-            /// Closes the socket for every clone: goroutines blocked on it return an error of
-            /// kind `NotConnected` at once.
-            pub fn close(&self) {
-                self.fd.close();
-            }
-
-            /// Whether `close` was called.
-            pub fn is_closed(&self) -> bool {
-                self.fd.is_closed()
-            }
-
-            /// Bounds how long a read (or accept) waits (`None`: forever).
-            ///
-            /// # Errors
-            /// `InvalidInput` for a zero duration.
-            pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-                self.fd.set_timeout(Direction::Read, timeout)
-            }
-
-            /// Bounds how long a write waits (`None`: forever).
-            ///
-            /// # Errors
-            /// `InvalidInput` for a zero duration.
-            pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-                self.fd.set_timeout(Direction::Write, timeout)
-            }
-
-            /// The read timeout.
-            ///
-            /// # Errors
-            /// None; the `Result` keeps std's signature.
-            pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-                Ok(self.fd.timeout(Direction::Read))
-            }
-
-            /// The write timeout.
-            ///
-            /// # Errors
-            /// None; the `Result` keeps std's signature.
-            pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-                Ok(self.fd.timeout(Direction::Write))
-            }
-
-            /// Makes operations return `WouldBlock` instead of waiting (or wait again).
-            ///
-            /// # Errors
-            /// None; the `Result` keeps std's signature.
-            pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-                self.fd.set_nonblocking(nonblocking);
-                Ok(())
-            }
-
-            /// Takes the socket's pending error (`SO_ERROR`).
-            ///
-            /// # Errors
-            /// As `getsockopt`.
-            pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-                self.fd.get().take_error()
-            }
-        }
-    };
-}
 
 /// A Unix domain socket server (std's `UnixListener`).
 ///
@@ -293,55 +199,7 @@ impl UnixStream {
 common_methods!(UnixStream);
 fd_traits!(UnixStream);
 
-impl Read for &UnixStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let len = buf.len();
-        self.fd.stream_io(Direction::Read, len, |mut s| s.read(buf))
-    }
-
-    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        self.fd.io(Direction::Read, |mut s| s.read_vectored(bufs))
-    }
-}
-
-impl Write for &UnixStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.fd
-            .stream_io(Direction::Write, buf.len(), |mut s| s.write(buf))
-    }
-
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        self.fd.io(Direction::Write, |mut s| s.write_vectored(bufs))
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Read for UnixStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self).read(buf)
-    }
-
-    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        (&*self).read_vectored(bufs)
-    }
-}
-
-impl Write for UnixStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&*self).write(buf)
-    }
-
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        (&*self).write_vectored(bufs)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+stream_io!(UnixStream);
 
 impl fmt::Debug for UnixStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
