@@ -6,30 +6,11 @@
 #[path = "../../examples/http_hello/proto.rs"]
 mod proto;
 
-use std::io::{Read, Write};
-
 use may::net::{TcpListener, TcpStream};
 
-fn serve(mut conn: TcpStream) {
+fn serve(conn: TcpStream) {
     let _ = conn.set_nodelay(true);
-    let mut state = proto::Conn::new();
-    loop {
-        let n = match conn.read(state.spare()) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n,
-        };
-        state.filled(n);
-        let next = state.answer();
-        if !state.out.is_empty() {
-            if conn.write_all(&state.out).is_err() {
-                return;
-            }
-            state.out.clear();
-        }
-        if next == proto::Next::Close {
-            return;
-        }
-    }
+    proto::serve_blocking(conn);
 }
 
 fn main() {

@@ -159,3 +159,27 @@ impl Conn {
         }
     }
 }
+
+/// Serves one connection with blocking reads and writes until the client closes it (or asks
+/// to): the loop of every thread-style server here (gort's goroutines, may's coroutines, std's
+/// threads). `conn` is the socket, or a reference to one that implements `Read` and `Write`.
+pub fn serve_blocking<S: std::io::Read + std::io::Write>(mut conn: S) {
+    let mut state = Conn::new();
+    loop {
+        let n = match conn.read(state.spare()) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        state.filled(n);
+        let next = state.answer();
+        if !state.out.is_empty() {
+            if conn.write_all(&state.out).is_err() {
+                return;
+            }
+            state.out.clear();
+        }
+        if next == Next::Close {
+            return;
+        }
+    }
+}
