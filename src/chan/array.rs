@@ -1,5 +1,9 @@
 //! The buffered flavor (`cap > 0`): a bounded lock-free ring (Dmitry Vyukov's bounded MPMC
 //! queue: a stamp per slot says which lap may use it) plus two wait lists for the blocked.
+//! This file owns the ring; the parking `send`/`recv` built on it are in `array/blocking.rs`.
+//! `reserve` and `take` inline their uncontended case (one load, one stamp check, one CAS)
+//! into every caller and keep the retry loops out of line, so a send or receive that finds
+//! room or a value costs about sixty instructions.
 //!
 //! # Positions and stamps
 //! `head` (next position to receive) and `tail` (next position to send) are `lap | index`:
@@ -44,13 +48,12 @@ use std::cell::UnsafeCell;
 use std::mem::{self, MaybeUninit};
 use std::ops::Deref;
 use std::sync::atomic::{self, AtomicUsize, Ordering};
-use std::time::Instant;
 
-use super::backoff::{spinning_may_help, Backoff};
-use super::error::{RecvTimeoutError, SendTimeoutError, TryRecvError, TrySendError};
-use super::waiter::{Waiter, Woken};
-use super::waitq::{Entry, WaitList};
-use crate::runtime::g::WaitReason;
+use super::backoff::Backoff;
+use super::error::{TryRecvError, TrySendError};
+use super::waitq::WaitList;
+
+mod blocking;
 
 /// Keeps `head` and `tail` on separate cache lines (128 bytes: adjacent-line prefetch).
 #[repr(align(128))]
@@ -154,7 +157,44 @@ impl<T> ArrayChannel<T> {
 
     /// Reserves the slot at `tail`. A `lazy` reservation (a select send arm, whose value
     /// expression runs before the commit) is marked so receivers park rather than spin on it.
+    ///
+    /// The uncontended case (the slot at `tail` is free for this lap and our CAS wins) is
+    /// inlined into the callers; everything else goes to `reserve_contended`.
+    #[inline]
     pub(crate) fn reserve(&self, lazy: bool) -> Result<SlotReservation<'_, T>, NotReserved> {
+        let tail = self.tail.load(Ordering::Relaxed);
+        if tail & self.mark_bit == 0 {
+            let slot = self.slot(tail);
+            // Acquire: pairs with the Release free in `take`; the old value was read out.
+            if slot.stamp.load(Ordering::Acquire) == tail
+                // SeqCst: the "publish, then look for waiters" half of `WaitList`'s pairing.
+                && self
+                    .tail
+                    .compare_exchange(
+                        tail,
+                        self.next_position(tail),
+                        Ordering::SeqCst,
+                        Ordering::Relaxed,
+                    )
+                    .is_ok()
+            {
+                if lazy {
+                    slot.stamp.store(tail | self.mark_bit, Ordering::Relaxed);
+                }
+                return Ok(SlotReservation {
+                    channel: self,
+                    position: tail,
+                    lazy,
+                });
+            }
+        }
+        self.reserve_contended(lazy)
+    }
+
+    /// `reserve`'s loop: full, closed, or racing other senders (or a receiver between its CAS
+    /// and its free).
+    #[inline(never)]
+    fn reserve_contended(&self, lazy: bool) -> Result<SlotReservation<'_, T>, NotReserved> {
         let mut backoff = Backoff::new();
         let mut tail = self.tail.load(Ordering::Relaxed);
         loop {
@@ -202,7 +242,41 @@ impl<T> ArrayChannel<T> {
     }
 
     /// Takes the value at `head`, skipping holes.
+    ///
+    /// The uncontended case (the slot at `head` holds its value and our CAS wins) is inlined
+    /// into the callers; holes, an empty ring and races go to `take_contended`.
+    #[inline]
     pub(crate) fn take(&self) -> Result<T, NotReceived> {
+        let head = self.head.load(Ordering::Relaxed);
+        let slot = self.slot(head);
+        // Acquire: pairs with the Release publish in `SlotReservation::commit`.
+        if slot.stamp.load(Ordering::Acquire) == head.wrapping_add(1)
+            // SeqCst: the "free, then look for waiting senders" half of the pairing.
+            && self
+                .head
+                .compare_exchange(
+                    head,
+                    self.next_position(head),
+                    Ordering::SeqCst,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+        {
+            // SAFETY: the stamp says the slot holds the value of `head` (not a hole: the mark
+            // bit is clear), and our CAS made us its only reader.
+            let value = unsafe { slot.value.get().read().assume_init() };
+            // Release: pairs with the Acquire in `reserve` of the next lap.
+            slot.stamp
+                .store(head.wrapping_add(self.one_lap), Ordering::Release);
+            self.senders.notify_one();
+            return Ok(value);
+        }
+        self.take_contended()
+    }
+
+    /// `take`'s loop: holes to skip, an empty ring, a write in progress, racing receivers.
+    #[inline(never)]
+    fn take_contended(&self) -> Result<T, NotReceived> {
         let mut backoff = Backoff::new();
         let mut head = self.head.load(Ordering::Relaxed);
         loop {
@@ -365,6 +439,7 @@ impl<T> ArrayChannel<T> {
     }
 
     /// Sends without blocking.
+    #[inline]
     pub(crate) fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
         match self.reserve(false) {
             Ok(reservation) => {
@@ -376,119 +451,13 @@ impl<T> ArrayChannel<T> {
         }
     }
 
-    /// Sends, parking while the ring is full, until `deadline` if any.
-    pub(crate) fn send(
-        &self,
-        value: T,
-        deadline: Option<Instant>,
-    ) -> Result<(), SendTimeoutError<T>> {
-        let mut backoff = Backoff::new();
-        let mut may_spin = None;
-        loop {
-            match self.reserve(false) {
-                Ok(reservation) => {
-                    reservation.commit(value);
-                    return Ok(());
-                }
-                Err(NotReserved::Closed) => return Err(SendTimeoutError::Closed(value)),
-                Err(NotReserved::Full) => {}
-            }
-            if !backoff.is_completed() && *may_spin.get_or_insert_with(spinning_may_help) {
-                backoff.spin();
-                continue;
-            }
-            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-                return Err(SendTimeoutError::Timeout(value));
-            }
-            let waiter = Waiter::new(WaitReason::ChanSend);
-            let entry = Entry::new(&waiter, 0, std::ptr::null_mut());
-            if park_on(&self.senders, &waiter, &entry, deadline, || {
-                self.sender_must_wait()
-            }) == Parked::TimedOut
-            {
-                return Err(SendTimeoutError::Timeout(value));
-            }
-        }
-    }
-
     /// Receives without blocking.
+    #[inline]
     pub(crate) fn try_recv(&self) -> Result<T, TryRecvError> {
         self.take().map_err(|reason| match reason {
             NotReceived::Empty | NotReceived::LazyPending => TryRecvError::Empty,
             NotReceived::Closed => TryRecvError::Closed,
         })
-    }
-
-    /// Receives, parking while the ring is empty, until `deadline` if any.
-    pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
-        let mut backoff = Backoff::new();
-        let mut may_spin = None;
-        loop {
-            match self.take() {
-                Ok(value) => return Ok(value),
-                Err(NotReceived::Closed) => return Err(RecvTimeoutError::Closed),
-                Err(NotReceived::Empty)
-                    if !backoff.is_completed()
-                        && *may_spin.get_or_insert_with(spinning_may_help) =>
-                {
-                    backoff.spin();
-                    continue;
-                }
-                Err(NotReceived::Empty | NotReceived::LazyPending) => {}
-            }
-            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-                return Err(RecvTimeoutError::Timeout);
-            }
-            let waiter = Waiter::new(WaitReason::ChanRecv);
-            let entry = Entry::new(&waiter, 0, std::ptr::null_mut());
-            if park_on(&self.receivers, &waiter, &entry, deadline, || {
-                self.receiver_must_wait()
-            }) == Parked::TimedOut
-            {
-                return Err(RecvTimeoutError::Timeout);
-            }
-        }
-    }
-}
-
-/// How a plain blocking operation's park ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Parked {
-    /// Woken (or the re-check said no need to park): try again.
-    Retry,
-    /// The deadline passed; the entry is unlinked.
-    TimedOut,
-}
-
-/// Registers `entry`, re-checks with `must_wait`, parks, and unlinks: the slow path shared
-/// by a blocked send and a blocked receive.
-fn park_on(
-    list: &WaitList,
-    waiter: &Waiter,
-    entry: &Entry,
-    deadline: Option<Instant>,
-    must_wait: impl FnOnce() -> bool,
-) -> Parked {
-    // SAFETY: `entry` lives in this frame until the function returns, and it is unlinked
-    // before that: by the claimer when the wait ends with a claim (`Some`), or below.
-    unsafe { list.register(entry) };
-    let woken: Option<Woken> = if must_wait() {
-        waiter.wait(deadline)
-    } else {
-        waiter.abort()
-    };
-    match woken {
-        // A claimer popped the entry; the outcome for a buffered channel is always Retry.
-        Some(_) => Parked::Retry,
-        None => {
-            // SAFETY: registered with this list only.
-            unsafe { list.unregister(entry) };
-            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-                Parked::TimedOut
-            } else {
-                Parked::Retry
-            }
-        }
     }
 }
 
@@ -503,6 +472,7 @@ pub(crate) struct SlotReservation<'a, T> {
 
 impl<T> SlotReservation<'_, T> {
     /// Writes `value` and publishes it, waking a waiting receiver.
+    #[inline]
     pub(crate) fn commit(self, value: T) {
         let channel = self.channel;
         let slot = channel.slot(self.position);
