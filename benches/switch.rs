@@ -5,6 +5,14 @@
 //! Peers: gort `yield_now` at `set_maxprocs(1)`, tokio `yield_now` on current_thread and on multi_thread with 1 worker, may
 //! `yield_now` with 1 worker (in a child process), `std::thread::yield_now` with both
 //! threads pinned to CPU 0.
+//!
+//! Two floors, so the scheduler's own cost is a difference in one run, not a guess:
+//! `floor_coroutines` resumes two bare corosensei coroutines in turn from a plain loop (one
+//! resume + suspend per switch: what any stackful runtime pays), and `floor_coroutines_fifo`
+//! adds the pop + push on a crossbeam-deque FIFO `Worker` that a yield costs a scheduler whose
+//! local run queue is that deque (gort's). gort's row minus the second floor is what the
+//! scheduler adds: G states, the sysmon tick, the overflow record, the current-G pointer, the
+//! fairness ticks.
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 #[allow(dead_code)]
@@ -39,6 +47,12 @@ fn main() {
     group.bench_function(arm_id(1, "std_thread"), |b| {
         b.iter_custom(std_thread_switch)
     });
+    group.bench_function(arm_id(1, "floor_coroutines"), |b| {
+        b.iter_custom(|n| floor_switch(n, false))
+    });
+    group.bench_function(arm_id(1, "floor_coroutines_fifo"), |b| {
+        b.iter_custom(|n| floor_switch(n, true))
+    });
 
     group.finish();
     criterion.final_summary();
@@ -49,6 +63,40 @@ fn child_dispatch(workload: &str, args: &[u64]) -> Duration {
         ("may_switch", &[switches]) => may_switch(switches),
         other => panic!("unknown child workload {other:?}"),
     }
+}
+
+/// The floors (see the module docs): `switches` resume + suspend pairs over two bare
+/// coroutines taken in turn, with `with_queue` each taken from and put back on a FIFO deque.
+fn floor_switch(switches: u64, with_queue: bool) -> Duration {
+    use corosensei::{Coroutine, CoroutineResult, Yielder};
+    let make = || {
+        Coroutine::new(|yielder: &Yielder<(), ()>, ()| loop {
+            yielder.suspend(())
+        })
+    };
+    let mut coroutines = [make(), make()];
+    let queue = crossbeam_deque::Worker::new_fifo();
+    // A stealer exists, as in a scheduler (it changes nothing on the owner's path).
+    let _stealer = queue.stealer();
+    queue.push(0usize);
+    queue.push(1usize);
+    let start = Instant::now();
+    let mut next = 0usize;
+    for _ in 0..switches {
+        let which = if with_queue {
+            queue.pop().expect("two entries circulate")
+        } else {
+            next ^= 1;
+            next
+        };
+        if let CoroutineResult::Return(()) = coroutines[which].resume(()) {
+            unreachable!("the floor coroutines never return");
+        }
+        if with_queue {
+            queue.push(std::hint::black_box(which));
+        }
+    }
+    start.elapsed()
 }
 
 /// Yields per task so that the two tasks together switch at least `switches` times.
