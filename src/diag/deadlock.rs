@@ -237,7 +237,7 @@ fn examine(s: &Sched) -> Option<Vec<Arc<Joiner>>> {
         Ok(None) => {}
         Ok(Some(_)) | Err(_) => return None,
     }
-    if registry().find(|g| !asleep_for_good(g.state())).is_some() {
+    if registry::find(|g| !asleep_for_good(g.state())).is_some() {
         return None;
     }
     Some(joiners)

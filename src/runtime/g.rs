@@ -160,7 +160,7 @@ impl WaitReason {
 use std::backtrace::Backtrace;
 use std::cell::UnsafeCell;
 use std::panic::Location;
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 use super::clock;
 use super::coro::{GCoroutine, Yielder};
@@ -200,8 +200,6 @@ pub(crate) struct LeakTag {
 
 /// A goroutine's header.
 pub(crate) struct G {
-    /// Live references to this header (see `gref.rs`).
-    pub(crate) refs: AtomicUsize,
     /// Unique for the life of the process, never reused.
     pub(crate) id: u64,
     /// The name given with `Builder::name`, if any.
@@ -220,8 +218,6 @@ pub(crate) struct G {
     status_since: AtomicU64,
     /// The park token (see `token.rs`).
     pub(crate) park_token: ParkToken,
-    /// Which shard of the live-G registry holds this G, and at which slot.
-    pub(crate) registry_slot: AtomicU64,
     /// Where the G leaves its result for its `JoinHandle`.
     pub(crate) join: JoinSlot,
     /// Per-site count, leak-check scope and spawn backtrace (the leak tracker's fields).
@@ -263,7 +259,6 @@ impl G {
     ) -> G {
         let now = clock::stamp();
         G {
-            refs: AtomicUsize::new(1),
             id,
             name,
             spawn_site,
@@ -273,7 +268,6 @@ impl G {
             status: AtomicU32::new(STATUS_RUNNABLE),
             status_since: AtomicU64::new(now),
             park_token: ParkToken::new(),
-            registry_slot: AtomicU64::new(u64::MAX),
             join: JoinSlot::new(),
             leak,
             yielder: AtomicPtr::new(std::ptr::null_mut()),

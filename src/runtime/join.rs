@@ -254,7 +254,7 @@ mod tests {
     /// its M and every handle are done with it, so its header can be read without a race.
     fn wait_until_only_reference(g: &GRef) {
         let deadline = Instant::now() + Duration::from_secs(30);
-        while g.refs.load(Ordering::Acquire) != 1 {
+        while g.count() != 1 {
             assert!(
                 Instant::now() < deadline,
                 "the goroutine's header is still in use"
