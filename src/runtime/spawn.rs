@@ -19,7 +19,7 @@ use std::io;
 use std::panic::{self, AssertUnwindSafe, Location};
 
 use super::entry::EntrySlot;
-use super::g::{GRef, GState, LeakTag, G};
+use super::g::{GName, GRef, GState, LeakTag, G};
 use super::join::JoinHandle;
 use super::{m, registry, sched};
 use crate::leak::site::SiteCounter;
@@ -183,7 +183,7 @@ where
         unsafe { GRef::release_own(g) };
         g.join.complete(result);
     });
-    let name = builder.name.map(String::into_boxed_str);
+    let name = GName::new(builder.name);
     if let Some(counter) = counter {
         counter.spawned(site);
     }
