@@ -95,15 +95,17 @@ pub(crate) fn for_each(mut f: impl FnMut(GRef)) {
     });
 }
 
-/// The first live G for which `pred` holds (`pred` must be short and take no lock): the
-/// deadlock detector's scan.
-pub(crate) fn find(mut pred: impl FnMut(&G) -> bool) -> Option<GRef> {
-    let mut found = None;
+/// Whether some live G satisfies `pred` (`pred` must be short and take no lock): the
+/// deadlock detector's scan, made under the scheduler's idle lock. Every reference the walk
+/// takes is moved into `visited`, for the caller to drop once it holds no lock: the last
+/// reference to a finished G may be among them, and dropping that drops the G's result (user
+/// code).
+pub(crate) fn find(mut pred: impl FnMut(&G) -> bool, visited: &mut Vec<GRef>) -> bool {
+    let mut found = false;
     super::gref::for_each_alive(|g| {
-        if g.state() != GState::Dead && pred(&g) {
-            found = Some(g);
-        }
-        found.is_none()
+        found = g.state() != GState::Dead && pred(&g);
+        visited.push(g);
+        !found
     });
     found
 }
