@@ -10,7 +10,8 @@
 //!
 //! # What it owns
 //! - [`LocalTable`]: the values of one goroutine (a field of the G header) or of one thread (a
-//!   `thread_local!` fallback): a vector of slots indexed by key.
+//!   `thread_local!` fallback): a boxed slice of slots indexed by key (two words in the G
+//!   header, reallocated when a key past its end is first used).
 //! - [`LocalKey`]: a static with the initialiser and the key's index, assigned on first use
 //!   from a global counter.
 //!
@@ -408,27 +409,27 @@ impl Slot {
 
 /// The goroutine-local values of one goroutine or thread (see the module invariants).
 pub(crate) struct LocalTable {
-    slots: UnsafeCell<Vec<Slot>>,
+    slots: UnsafeCell<Box<[Slot]>>,
     destroyed: Cell<bool>,
 }
 
 impl LocalTable {
     /// An empty table (no allocation until a key is used).
-    pub(crate) const fn new() -> LocalTable {
+    pub(crate) fn new() -> LocalTable {
         LocalTable {
-            slots: UnsafeCell::new(Vec::new()),
+            slots: UnsafeCell::new(Box::new([])),
             destroyed: Cell::new(false),
         }
     }
 
-    /// Runs `f` with the slot vector borrowed mutably.
-    #[inline]
     /// Whether no key was ever used on this table (it holds no slot, hence no value).
     fn never_used(&self) -> bool {
-        self.with_slots(|slots| slots.capacity() == 0)
+        self.with_slots(|slots| slots.is_empty())
     }
 
-    fn with_slots<R>(&self, f: impl FnOnce(&mut Vec<Slot>) -> R) -> R {
+    /// Runs `f` with the slots borrowed mutably.
+    #[inline]
+    fn with_slots<R>(&self, f: impl FnOnce(&mut Box<[Slot]>) -> R) -> R {
         // SAFETY: one thread at a time uses a table (single owner), and no borrow of `slots`
         // is live: every borrow is confined to this call and `f` never runs user code.
         f(unsafe { &mut *self.slots.get() })
@@ -455,7 +456,9 @@ impl LocalTable {
         }
         let reentrant = self.with_slots(|slots| {
             if slots.len() <= index {
-                slots.resize_with(index + 1, || Slot::EMPTY);
+                let mut grown = Vec::from(std::mem::take(slots));
+                grown.resize_with(index + 1, || Slot::EMPTY);
+                *slots = grown.into_boxed_slice();
             }
             std::mem::replace(&mut slots[index].initializing, true)
         });
@@ -491,7 +494,10 @@ impl LocalTable {
 
 impl Drop for LocalTable {
     fn drop(&mut self) {
-        self.destroy();
+        // A goroutine's table was destroyed (emptied) by its entry wrapper: nothing to do.
+        if !self.never_used() {
+            self.destroy();
+        }
     }
 }
 
@@ -513,7 +519,7 @@ impl Drop for ResetOnUnwind<'_> {
 
 thread_local! {
     /// The fallback table of a plain thread (or of an M outside any goroutine).
-    static THREAD_TABLE: LocalTable = const { LocalTable::new() };
+    static THREAD_TABLE: LocalTable = LocalTable::new();
 }
 
 /// Runs `f` with the calling goroutine's table, or the thread's outside goroutines.

@@ -224,7 +224,7 @@ fn looks_quiet(s: &Sched) -> bool {
 }
 
 /// Conditions 2 to 5, under the idle lock: the joiners to give the verdict to, if frozen.
-fn examine(s: &Sched) -> Option<Vec<Arc<Joiner>>> {
+fn examine(s: &Sched, visited: &mut Vec<GRef>) -> Option<Vec<Arc<Joiner>>> {
     if s.timers.next_deadline().is_some() || crate::netpoll::has_io_waiters() {
         return None;
     }
@@ -237,7 +237,7 @@ fn examine(s: &Sched) -> Option<Vec<Arc<Joiner>>> {
         Ok(None) => {}
         Ok(Some(_)) | Err(_) => return None,
     }
-    if registry().find(|g| !asleep_for_good(g.state())).is_some() {
+    if registry::find(|g| !asleep_for_good(g.state()), visited) {
         return None;
     }
     Some(joiners)
@@ -249,7 +249,12 @@ fn check(s: &Sched) {
     if action == DeadlockAction::Off || !looks_quiet(s) {
         return;
     }
-    let Some(joiners) = s.while_quiescent(|| examine(s)).flatten() else {
+    // The Gs the scan took references to are let go of here, after the idle lock: the last
+    // reference to a finished G may be among them, and dropping it drops the G's result.
+    let mut visited = Vec::new();
+    let examined = s.while_quiescent(|| examine(s, &mut visited)).flatten();
+    drop(visited);
+    let Some(joiners) = examined else {
         WARNED.store(false, Ordering::Relaxed);
         return;
     };

@@ -4,8 +4,8 @@
 //! A leaked goroutine is one blocked forever — on a channel nobody sends to, a mutex nobody
 //! releases — or looping with no way out. Go programmers find them with `runtime.NumGoroutine`,
 //! the pprof goroutine profile and goleak; gort builds those in, on top of the G header and
-//! the live-G registry (`runtime/registry.rs`), which keeps parked-forever goroutines alive
-//! and reachable exactly so that they can be found.
+//! the walk over live Gs (`runtime/registry.rs`: every G block stays reachable for life, and a
+//! parked-forever goroutine keeps itself alive) exactly so that they can be found.
 //!
 //! | Go | gort |
 //! |---|---|
@@ -22,8 +22,8 @@
 //!   decrement. Per-name counts are computed on demand from a snapshot
 //!   ([`Snapshot::count_by_name`]): names are run-time strings, and keeping them live would
 //!   put a map lookup on the spawn path.
-//! - **Snapshot** (`snapshot.rs`): a walk of the registry shard by shard; only `Arc` clones
-//!   happen under a shard lock. The figures at 100,000 goroutines are in README.md.
+//! - **Snapshot** (`snapshot.rs`): a walk over every G block, with no lock held (a reference
+//!   count raised per live G). The figures at 100,000 goroutines are in README.md.
 //! - **Dump** (`diag/dump.rs`): groups a snapshot by spawn site, name and state.
 //! - **Scopes** (`scope.rs`): a scope id in every G header, copied from the spawner at spawn —
 //!   one relaxed load on the spawn path.
@@ -32,9 +32,9 @@
 //! - **Spawn backtraces** (`backtrace.rs`): off by default (one relaxed load per spawn).
 //!
 //! # Invariants
-//! - A live goroutine is in the registry from spawn until just before its result is
-//!   published, and its site count is decremented just before that: once `join` returns,
-//!   neither [`crate::num_goroutines`] nor [`sites`] counts it.
+//! - A live goroutine is counted and walked from spawn until just before its result is
+//!   published (it then marks itself `Dead`), and its site count is decremented just before
+//!   that: once `join` returns, neither [`crate::num_goroutines`] nor [`sites`] counts it.
 //! - A G's leak scope is inherited at spawn and changed afterwards only by the G itself
 //!   (`scope.rs`).
 

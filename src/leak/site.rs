@@ -8,7 +8,7 @@
 //!
 //! # Invariants
 //! - `live` = spawns through this site − finishes of those goroutines. A G's finish is counted
-//!   before it leaves the registry (`spawn.rs`), so after `join` returns both agree.
+//!   before it leaves the live count (`spawn.rs`), so after `join` returns both agree.
 //! - A counter is *listed* (in `SITES`, readable by [`sites`]) from its first spawn on, and
 //!   never unlisted: sites are `'static`. `state` goes `UNLISTED → LISTING → LISTED` once; the
 //!   thread that wins `UNLISTED → LISTING` stores the location, pushes the counter under the

@@ -1,11 +1,10 @@
 //! `snapshot()`: a picture of every live goroutine, taken without stopping the world.
 //!
-//! The registry is walked one shard at a time: under a shard's lock its Gs are only cloned
-//! (an `Arc` increment each), and everything else — reading states and clocks, building the
-//! records, sorting — happens after the lock is released. So no spawn or finish waits longer
-//! than one shard's copy (a few tens of microseconds at 100,000 goroutines, see README.md),
-//! and the picture is not one instant: a goroutine that starts or finishes while the walk is
-//! under way may or may not be in it, and each record's state is its own moment's.
+//! The walk (`runtime/registry.rs`) visits every G block with no lock held, raising the count
+//! of each live G it keeps; reading states and clocks, building the records and sorting all
+//! happen without blocking any spawn or finish. The picture is not one instant: a goroutine
+//! that starts or finishes while the walk is under way may or may not be in it, and each
+//! record's state is its own moment's.
 
 use std::backtrace::Backtrace;
 use std::collections::HashMap;
@@ -252,9 +251,8 @@ pub fn snapshot() -> Snapshot {
 pub(crate) fn snapshot_filtered(mut keep: impl FnMut(&GoroutineInfo) -> bool) -> Snapshot {
     let started = Instant::now();
     let now = clock::coarse_nanos();
-    let registry = crate::runtime::registry();
-    let mut out = Vec::with_capacity(registry.live() + 64);
-    registry.for_each(|g| {
+    let mut out = Vec::with_capacity(crate::runtime::registry::live() + 64);
+    crate::runtime::registry::for_each(|g| {
         let info = GoroutineInfo::read(g, now);
         if keep(&info) {
             out.push(info);

@@ -2,13 +2,14 @@
 //!
 //! Spawning should cost one allocation (the G). Most closures passed to `go!` capture a few
 //! handles, so a slot of `INLINE_BYTES` inside the header holds them without a `Box`; larger
-//! ones are boxed and the slot holds the box. The slot is type-erased: two function pointers,
-//! made for the closure's type at spawn, know how to run or drop what is stored.
+//! (or over-aligned) ones are boxed and the slot holds the box. The slot is type-erased: one
+//! pointer to a static table of two functions, made for the closure's type at spawn, knows
+//! how to run or drop what is stored.
 //!
 //! # Invariant
-//! `call` is `Some` exactly while the slot holds a live closure of the type `call` and `drop`
-//! were made for. Taking `call` transfers the closure out (it is read, then run); `Drop`
-//! drops a closure that never ran.
+//! `vtable` is not `EMPTY` exactly while the slot holds a live closure of the type its
+//! functions were made for. Swapping in `EMPTY` transfers the closure out (it is read, then
+//! run); `Drop` drops a closure that never ran.
 
 use std::mem::{align_of, size_of, MaybeUninit};
 use std::ptr;
@@ -16,13 +17,44 @@ use std::ptr;
 /// Bytes available for a closure stored inline.
 const INLINE_BYTES: usize = 64;
 
-#[repr(C, align(16))]
+/// Pointer-aligned: a closure that needs more (a captured `u128`) is boxed.
+#[repr(C, align(8))]
 struct Storage([MaybeUninit<u8>; INLINE_BYTES]);
 
-/// A type-erased `FnOnce() + Send + 'static`.
-pub(crate) struct EntrySlot {
-    call: Option<unsafe fn(*mut Storage)>,
+/// How to run or drop what a slot holds: one per closure type and storage kind.
+struct EntryVtable {
+    call: unsafe fn(*mut Storage),
     drop: unsafe fn(*mut Storage),
+}
+
+/// The vtables for closures of type `F`, as promoted constants (`&'static`, no allocation).
+struct VtablesFor<F>(std::marker::PhantomData<F>);
+
+impl<F: FnOnce()> VtablesFor<F> {
+    const INLINE: EntryVtable = EntryVtable {
+        call: call_inline::<F>,
+        drop: drop_inline::<F>,
+    };
+    const BOXED: EntryVtable = EntryVtable {
+        call: call_boxed::<F>,
+        drop: drop_boxed::<F>,
+    };
+}
+
+/// The vtable of an empty slot (its closure ran, or was dropped): does nothing. A sentinel
+/// rather than an `Option`, so running a closure needs no branch.
+static EMPTY: EntryVtable = EntryVtable {
+    call: do_nothing,
+    drop: do_nothing,
+};
+
+/// # Safety
+/// None: touches nothing.
+unsafe fn do_nothing(_: *mut Storage) {}
+
+/// A type-erased `FnOnce() + Send + 'static`: one pointer and the inline storage.
+pub(crate) struct EntrySlot {
+    vtable: &'static EntryVtable,
     storage: Storage,
 }
 
@@ -68,16 +100,14 @@ impl EntrySlot {
             // SAFETY: `fits_inline` checked size and alignment; the storage is ours.
             unsafe { ptr::write(p.cast::<F>(), f) };
             EntrySlot {
-                call: Some(call_inline::<F>),
-                drop: drop_inline::<F>,
+                vtable: &VtablesFor::<F>::INLINE,
                 storage,
             }
         } else {
             // SAFETY: a Box is pointer-sized and pointer-aligned, which always fits.
             unsafe { ptr::write(p.cast::<Box<F>>(), Box::new(f)) };
             EntrySlot {
-                call: Some(call_boxed::<F>),
-                drop: drop_boxed::<F>,
+                vtable: &VtablesFor::<F>::BOXED,
                 storage,
             }
         }
@@ -85,20 +115,18 @@ impl EntrySlot {
 
     /// Runs the closure (once; later calls do nothing).
     pub(crate) fn run(&mut self) {
-        if let Some(call) = self.call.take() {
-            // SAFETY: `call` was Some, so the slot holds the closure `call` was made for
-            // (the module invariant); taking `call` gives the closure up to it.
-            unsafe { call(&mut self.storage) };
-        }
+        let vtable = std::mem::replace(&mut self.vtable, &EMPTY);
+        // SAFETY: the slot holds the closure `vtable` was made for, or nothing if `vtable` is
+        // `EMPTY` (the module invariant); emptying the slot gives the closure up to `call`.
+        unsafe { (vtable.call)(&mut self.storage) };
     }
 }
 
 impl Drop for EntrySlot {
     fn drop(&mut self) {
-        if self.call.take().is_some() {
-            // SAFETY: the closure never ran, so the slot still holds it (module invariant).
-            unsafe { (self.drop)(&mut self.storage) };
-        }
+        // SAFETY: the slot holds the closure `vtable` was made for (it never ran), or nothing
+        // and `vtable` is `EMPTY` (module invariant).
+        unsafe { (self.vtable.drop)(&mut self.storage) };
     }
 }
 

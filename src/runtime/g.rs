@@ -16,6 +16,15 @@
 //!
 //! State words are written only by the thread that owns the G at that moment (relaxed stores);
 //! readers such as a dump take them as a snapshot that may be a moment old.
+//!
+//! # Size
+//! A million parked or queued Gs are a million headers written at spawn and read again, cold,
+//! when they run, so the header is kept to what a G that has not run needs: 240 bytes, in a
+//! 256-byte, cache-line-aligned block with its count (`gref.rs`). Rare data costs one word
+//! (the name, boxed; the spawn backtrace, boxed and off by default); the overflow handler's
+//! record lives on the G's own stack once it runs; the join slot holds one box and a flag
+//! rather than a `Result`; the closure (up to 64 bytes) shares the body with the coroutine
+//! that replaces it.
 
 /// Why a goroutine is parked. Shown in dumps and leak reports, so each blocking object has
 /// its own reason (Go's rule: "reasons should be unique and descriptive").
@@ -160,7 +169,8 @@ impl WaitReason {
 use std::backtrace::Backtrace;
 use std::cell::UnsafeCell;
 use std::panic::Location;
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 use super::clock;
 use super::coro::{GCoroutine, Yielder};
@@ -178,9 +188,9 @@ pub(crate) enum GBody {
     /// Spawned, not yet run: no stack yet, only the closure.
     NotStarted(EntrySlot),
     /// Has run at least once: the coroutine owns a stack; the overflow handler's description
-    /// of it (id, name, spawn site, stack bounds) is built once, here, and pointed at on
-    /// every resume.
-    Started(GCoroutine, RunningStack),
+    /// of it (id, name, spawn site, stack bounds) is built once, in the stack's top reserve
+    /// (`RunningStack::place`), and pointed at on every resume.
+    Started(GCoroutine, NonNull<RunningStack>),
     /// Finished: the stack went back to the pool.
     Finished,
 }
@@ -198,20 +208,39 @@ pub(crate) struct LeakTag {
     pub(crate) spawn_backtrace: Option<Box<Backtrace>>,
 }
 
+/// A goroutine's name (`Builder::name`): one word in the header, since most Gs have none.
+pub(crate) struct GName(Option<Box<Box<str>>>);
+
+impl GName {
+    #[inline]
+    pub(crate) fn new(name: Option<String>) -> GName {
+        GName(name.map(|name| Box::new(name.into_boxed_str())))
+    }
+
+    /// The name, if the G has one.
+    pub(crate) fn as_deref(&self) -> Option<&str> {
+        self.0.as_deref().map(|name| &**name)
+    }
+}
+
+impl std::fmt::Debug for GName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.as_deref().fmt(f)
+    }
+}
+
 /// A goroutine's header.
 pub(crate) struct G {
-    /// Live references to this header (see `gref.rs`).
-    pub(crate) refs: AtomicUsize,
     /// Unique for the life of the process, never reused.
     pub(crate) id: u64,
     /// The name given with `Builder::name`, if any.
-    pub(crate) name: Option<Box<str>>,
+    pub(crate) name: GName,
     /// Where `go!`/`spawn` was called.
     pub(crate) spawn_site: &'static Location<'static>,
     /// The id of the goroutine that spawned this one (0: a plain thread).
     pub(crate) parent: u64,
-    /// Requested usable stack size in bytes.
-    pub(crate) stack_size: usize,
+    /// Requested usable stack size in bytes (at most `stack::MAX_STACK_SIZE`, 1 GiB).
+    stack_size: u32,
     /// Coarse nanoseconds at spawn.
     pub(crate) spawned_at: u64,
     /// Packed [`GState`]. Written by the G's current owner only; read by anyone (dumps).
@@ -220,8 +249,6 @@ pub(crate) struct G {
     status_since: AtomicU64,
     /// The park token (see `token.rs`).
     pub(crate) park_token: ParkToken,
-    /// Which shard of the live-G registry holds this G, and at which slot.
-    pub(crate) registry_slot: AtomicU64,
     /// Where the G leaves its result for its `JoinHandle`.
     pub(crate) join: JoinSlot,
     /// Per-site count, leak-check scope and spawn backtrace (the leak tracker's fields).
@@ -251,35 +278,41 @@ unsafe impl Send for G {}
 unsafe impl Sync for G {}
 
 impl G {
-    #[inline]
+    /// Always inlined: spawn builds the header in place in its block (`GRef::new_with`).
+    #[inline(always)]
     pub(crate) fn new(
         id: u64,
-        name: Option<Box<str>>,
+        name: GName,
         spawn_site: &'static Location<'static>,
         parent: u64,
         stack_size: usize,
         entry: EntrySlot,
         leak: LeakTag,
     ) -> G {
+        debug_assert!(stack_size <= super::stack::MAX_STACK_SIZE);
         let now = clock::stamp();
         G {
-            refs: AtomicUsize::new(1),
             id,
             name,
             spawn_site,
             parent,
-            stack_size,
+            // Lossless: at most `MAX_STACK_SIZE` (checked by `Builder` and `Config`).
+            stack_size: stack_size as u32,
             spawned_at: now,
             status: AtomicU32::new(STATUS_RUNNABLE),
             status_since: AtomicU64::new(now),
             park_token: ParkToken::new(),
-            registry_slot: AtomicU64::new(u64::MAX),
             join: JoinSlot::new(),
             leak,
             yielder: AtomicPtr::new(std::ptr::null_mut()),
             body: UnsafeCell::new(GBody::NotStarted(entry)),
             locals: crate::local::LocalTable::new(),
         }
+    }
+
+    /// Requested usable stack size in bytes.
+    pub(crate) fn stack_size(&self) -> usize {
+        self.stack_size as usize
     }
 
     /// The current state (a snapshot).

@@ -1,28 +1,40 @@
-//! `GRef`: a counted reference to a G, and the recycling of G headers.
+//! `GRef`: a counted reference to a G; the G blocks, recycled and kept for life (Go's `allgs`).
 //!
-//! A G header is a few hundred bytes. Spawning in windows of thousands would otherwise send
-//! every header through the allocator's slow paths (glibc's per-thread cache holds seven blocks
-//! of a size), so, as Go keeps free Gs on per-P lists, freed headers go to a per-thread cache
-//! of raw blocks, which trades batches with a global pool when it runs full or empty. The
-//! spawn path then costs no `malloc` in steady state.
+//! A G lives in a *block*: its reference count, then the header. Blocks are carved from
+//! chunks of `CHUNK_BLOCKS`, allocated when no free block is left and never given back to the
+//! allocator, as Go keeps every G it ever made in `allgs` and reuses dead ones (`gfput` /
+//! `gfget`). Freed blocks go to a per-thread cache, which trades batches with a global pool
+//! when it runs full or empty: the spawn path costs no `malloc` and no lock in steady state.
+//!
+//! Because no block is ever freed, the list of chunks is also the list of every G: a walker
+//! (goroutine dump, leak snapshot, deadlock detector) visits each block and *tries to
+//! upgrade* its count, which succeeds exactly for a G that is alive. No registry has to be
+//! updated on spawn and exit; a live G keeps itself alive with one reference of its own
+//! (see `spawn.rs`) until it finishes.
 //!
 //! `GRef` is `Arc<G>` cut down to what the scheduler needs, so that the last drop can recycle
 //! the block instead of freeing it.
 //!
 //! # Invariants
-//! - `G::refs` counts the live `GRef`s (and raw pointers made by `into_raw` not yet turned
-//!   back by `from_raw`). The G is dropped, and its block recycled, exactly when it reaches 0.
-//! - A block in a cache holds no live G.
+//! - `Block::refs` counts the live `GRef`s, the raw pointers made by `into_raw` not yet
+//!   turned back by `from_raw`, and the G's own reference while it has not finished. The G
+//!   is dropped, and its block recycled, exactly when the count reaches 0.
+//! - A block whose count is 0 holds no live G (it is free, or being filled by a spawn);
+//!   `refs` is only ever accessed atomically, so a walker may read it at any time.
+//! - Chunks are never freed: a pointer to a block stays valid for the life of the process.
 //!
-//! Orderings: as `Arc`: increments are Relaxed (a reference can only be copied from a live
-//! one); the decrement is Release, and the thread that sees it reach zero takes an Acquire
-//! fence before dropping, so every use by other threads happens-before the drop.
+//! Orderings: as `Arc`: increments from a live reference are Relaxed; the decrement is
+//! Release, and the thread that sees it reach zero takes an Acquire fence before dropping,
+//! so every use by other threads happens-before the drop. Spawn publishes a new header with
+//! a Release store of its first count; a walker's upgrade (a CAS from a non-zero count) is
+//! Acquire, pairing with it, so the walker sees the header fully written.
 
-use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
-use std::cell::RefCell;
+use std::alloc::{alloc, handle_alloc_error, Layout};
+use std::cell::{RefCell, UnsafeCell};
+use std::mem::{offset_of, MaybeUninit};
 use std::ops::Deref;
 use std::ptr::{self, NonNull};
-use std::sync::atomic::{fence, Ordering};
+use std::sync::atomic::{fence, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use super::g::G;
@@ -32,75 +44,153 @@ use super::sched::lock;
 const LOCAL_CACHE: usize = 256;
 /// Blocks moved between a thread cache and the global pool at once.
 const BATCH: usize = LOCAL_CACHE / 2;
-/// Blocks the global pool keeps; beyond this, freed blocks go back to the allocator.
-const GLOBAL_CACHE: usize = 16 * 1024;
+/// Blocks allocated at once when no free block is left.
+const CHUNK_BLOCKS: usize = 64;
 
-/// A raw, uninitialised G-sized block.
-struct Block(NonNull<G>);
+/// A G's block: the count, then the header. Cache-line aligned, so a header never shares a
+/// line with its neighbour's and the fields read together stay in as few lines as possible.
+#[repr(C, align(64))]
+struct Block {
+    refs: AtomicUsize,
+    g: UnsafeCell<MaybeUninit<G>>,
+}
 
-// SAFETY: a block holds no value (it is uninitialised memory owned by whoever holds the
-// `Block`), so moving it between threads is sound.
-unsafe impl Send for Block {}
+/// A free block, owned by whoever holds this.
+struct FreeBlock(NonNull<Block>);
 
-static GLOBAL: Mutex<Vec<Block>> = Mutex::new(Vec::new());
+// SAFETY: a free block holds no value (its header is uninitialised or dropped), so moving
+// the right to fill it between threads is sound.
+unsafe impl Send for FreeBlock {}
+
+/// A chunk of `CHUNK_BLOCKS` blocks, never freed.
+#[derive(Clone, Copy)]
+struct Chunk(NonNull<Block>);
+
+// SAFETY: a chunk pointer is only an address; what may be done with its blocks is governed by
+// their counts (module invariants).
+unsafe impl Send for Chunk {}
+
+static GLOBAL: Mutex<Vec<FreeBlock>> = Mutex::new(Vec::new());
+/// Every chunk ever allocated (Go's `allgs`, one entry per `CHUNK_BLOCKS` Gs).
+static CHUNKS: Mutex<Vec<Chunk>> = Mutex::new(Vec::new());
+
+/// A thread's free blocks; given to the global pool when the thread exits.
+struct LocalCache(Vec<FreeBlock>);
+
+impl Drop for LocalCache {
+    fn drop(&mut self) {
+        lock(&GLOBAL).append(&mut self.0);
+    }
+}
 
 thread_local! {
-    static LOCAL: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+    static LOCAL: RefCell<LocalCache> = const { RefCell::new(LocalCache(Vec::new())) };
 }
 
-fn layout() -> Layout {
-    Layout::new::<G>()
+fn chunk_layout() -> Layout {
+    Layout::array::<Block>(CHUNK_BLOCKS).expect("a chunk's size fits in memory")
 }
 
-fn new_block() -> Block {
-    let recycled = LOCAL
-        .try_with(|local| {
-            let mut local = local.borrow_mut();
+/// Allocates a chunk, registers it, and returns its blocks (all free, counts 0).
+#[cold]
+fn new_chunk() -> impl Iterator<Item = FreeBlock> {
+    // SAFETY: `Block` is not zero-sized, so the layout is valid for `alloc`.
+    let base = unsafe { alloc(chunk_layout()) }.cast::<Block>();
+    let base = NonNull::new(base).unwrap_or_else(|| handle_alloc_error(chunk_layout()));
+    for i in 0..CHUNK_BLOCKS {
+        // SAFETY: `i` is within the chunk just allocated; writing the count makes every block
+        // a valid free block before any walker can see the chunk (registered below, under the
+        // lock a walker takes to read the list).
+        unsafe {
+            ptr::write(
+                ptr::addr_of_mut!((*base.as_ptr().add(i)).refs),
+                AtomicUsize::new(0),
+            )
+        };
+    }
+    lock(&CHUNKS).push(Chunk(base));
+    // SAFETY: `i` is within the chunk.
+    (0..CHUNK_BLOCKS).map(move |i| FreeBlock(unsafe { base.add(i) }))
+}
+
+fn take_block() -> FreeBlock {
+    let taken = LOCAL.try_with(|local| {
+        let local = &mut local.borrow_mut().0;
+        if local.is_empty() {
+            let mut global = lock(&GLOBAL);
+            let take = global.len().min(BATCH);
+            let from = global.len() - take;
+            local.extend(global.drain(from..));
+            drop(global);
             if local.is_empty() {
-                let mut global = lock(&GLOBAL);
-                let take = global.len().min(BATCH);
-                let from = global.len() - take;
-                local.extend(global.drain(from..));
+                local.extend(new_chunk());
             }
-            local.pop()
-        })
-        .ok()
-        .flatten();
-    recycled.unwrap_or_else(|| {
-        // SAFETY: `G` is not zero-sized, so the layout is valid for `alloc`.
-        let p = unsafe { alloc(layout()) }.cast::<G>();
-        Block(NonNull::new(p).unwrap_or_else(|| handle_alloc_error(layout())))
+        }
+        local.pop().expect("refilled above")
+    });
+    // A thread whose cache is gone (exiting) takes one straight from a new chunk; the rest of
+    // the chunk goes to the global pool.
+    taken.unwrap_or_else(|_| {
+        let mut blocks = new_chunk();
+        let first = blocks.next().expect("a chunk has blocks");
+        lock(&GLOBAL).extend(blocks);
+        first
     })
 }
 
-fn recycle(block: Block) {
+fn recycle(block: FreeBlock) {
     let kept = LOCAL.try_with(|local| {
-        let mut local = local.borrow_mut();
+        let local = &mut local.borrow_mut().0;
         if local.len() >= LOCAL_CACHE {
-            let mut global = lock(&GLOBAL);
-            let room = GLOBAL_CACHE.saturating_sub(global.len()).min(BATCH);
-            let from = local.len() - room;
-            global.extend(local.drain(from..));
-            drop(global);
-            // Whatever did not fit goes back to the allocator.
-            while local.len() >= LOCAL_CACHE {
-                let extra = local.pop().expect("non-empty");
-                // SAFETY: blocks come from `alloc(layout())` and hold no live G.
-                unsafe { dealloc(extra.0.as_ptr().cast(), layout()) };
-            }
+            let from = local.len() - BATCH;
+            lock(&GLOBAL).extend(local.drain(from..));
         }
-        local.push(Block(block.0));
+        local.push(FreeBlock(block.0));
     });
     if kept.is_err() {
         // The thread is exiting and its cache is gone.
-        // SAFETY: blocks come from `alloc(layout())` and hold no live G.
-        unsafe { dealloc(block.0.as_ptr().cast(), layout()) };
+        lock(&GLOBAL).push(block);
+    }
+}
+
+/// Calls `f` with a reference to every G alive at the moment its block is visited (a G
+/// spawned or dropped during the walk may or may not be seen; none is seen twice), until `f`
+/// returns false. No lock is held while `f` runs.
+pub(crate) fn for_each_alive(mut f: impl FnMut(GRef) -> bool) {
+    let chunks: Vec<Chunk> = lock(&CHUNKS).clone();
+    for chunk in chunks {
+        for i in 0..CHUNK_BLOCKS {
+            // SAFETY: chunks are never freed and `i` is within the chunk.
+            let block = unsafe { NonNull::new_unchecked(chunk.0.as_ptr().add(i)) };
+            if let Some(g) = try_upgrade(block) {
+                if !f(g) {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// A new reference to the G in `block` if it is alive (its count is not 0).
+fn try_upgrade(block: NonNull<Block>) -> Option<GRef> {
+    // SAFETY: blocks are never freed, and `refs` is only accessed atomically.
+    let refs = unsafe { &block.as_ref().refs };
+    let mut count = refs.load(Ordering::Relaxed);
+    loop {
+        if count == 0 {
+            return None;
+        }
+        // Acquire: pairs with the Release store that published the header (`new_with`).
+        match refs.compare_exchange_weak(count, count + 1, Ordering::Acquire, Ordering::Relaxed) {
+            Ok(_) => return Some(GRef { ptr: block }),
+            Err(now) => count = now,
+        }
     }
 }
 
 /// A counted reference to a G.
 pub(crate) struct GRef {
-    ptr: NonNull<G>,
+    ptr: NonNull<Block>,
 }
 
 // SAFETY: `G` is `Send + Sync`; a `GRef` is a shared reference with a count, like `Arc<G>`.
@@ -109,20 +199,34 @@ unsafe impl Send for GRef {}
 unsafe impl Sync for GRef {}
 
 impl GRef {
-    /// Builds a G with `make` straight into a (recycled) block; the count starts at 1
-    /// (`G::new` sets it). Taking a constructor rather than a `G` lets the compiler write the
-    /// 320-byte header in place instead of building it on the stack and copying it.
+    /// Builds a G with `make` straight into a free block and returns `N` references to it
+    /// (the count starts at `N`, with no atomic read-modify-write). Taking a constructor
+    /// rather than a `G` lets the compiler write the header in place instead of building it
+    /// on the stack and copying it.
     #[inline]
-    pub(crate) fn new_with(make: impl FnOnce() -> G) -> GRef {
-        let block = new_block();
-        // SAFETY: the block is valid, aligned, uninitialised memory for one G, owned by us.
-        unsafe { ptr::write(block.0.as_ptr(), make()) };
-        GRef { ptr: block.0 }
+    pub(crate) fn new_with<const N: usize>(make: impl FnOnce() -> G) -> [GRef; N] {
+        const { assert!(N > 0) };
+        let block = take_block().0;
+        // SAFETY: the block is free (count 0): nobody reads its header, so we may write it.
+        unsafe { (*block.as_ref().g.get()).write(make()) };
+        // SAFETY: as above; `refs` is always valid. Release: publishes the header to walkers.
+        unsafe { block.as_ref() }.refs.store(N, Ordering::Release);
+        [(); N].map(|()| GRef { ptr: block })
+    }
+
+    fn block_of(g: *const G) -> NonNull<Block> {
+        let block = g
+            .cast::<u8>()
+            .wrapping_sub(offset_of!(Block, g))
+            .cast::<Block>();
+        // SAFETY: `g` is the header of a block (every G lives in one), so its block's
+        // address is non-null.
+        unsafe { NonNull::new_unchecked(block.cast_mut()) }
     }
 
     /// Gives up this reference as a raw pointer (undo with `from_raw`).
     pub(crate) fn into_raw(self) -> *mut G {
-        let p = self.ptr.as_ptr();
+        let p = self.as_ptr().cast_mut();
         std::mem::forget(self);
         p
     }
@@ -133,48 +237,73 @@ impl GRef {
     /// `p` came from `into_raw`, and that reference is not taken back twice.
     pub(crate) unsafe fn from_raw(p: *mut G) -> GRef {
         GRef {
-            // SAFETY: `into_raw` pointers are non-null (the caller's obligation).
-            ptr: unsafe { NonNull::new_unchecked(p) },
+            ptr: GRef::block_of(p),
         }
     }
 
     /// A new reference to a G the caller can see.
     ///
     /// # Safety
-    /// `g` lives in a `GRef` block (every G does: spawn creates them with `GRef::new_with`) and a
+    /// `g` lives in a block (every G does: spawn creates them with `GRef::new_with`) and a
     /// reference to it is alive for the duration of the call.
     pub(crate) unsafe fn from_live(g: &G) -> GRef {
-        g.refs.fetch_add(1, Ordering::Relaxed);
-        GRef {
-            ptr: NonNull::from(g),
-        }
+        let ptr = GRef::block_of(g);
+        // SAFETY: the block is live (the caller's obligation).
+        unsafe { ptr.as_ref() }.refs.fetch_add(1, Ordering::Relaxed);
+        GRef { ptr }
+    }
+
+    /// Gives up the G's own reference, taken at spawn (`new_with`); called once, by the G
+    /// as it finishes, while its M still holds a reference (so this is never the last).
+    ///
+    /// # Safety
+    /// `g` lives in a block, has not given up its own reference yet, and its M's reference
+    /// is alive for the duration of the call.
+    pub(crate) unsafe fn release_own(g: &G) {
+        let ptr = GRef::block_of(g);
+        // SAFETY: the block is live (the caller's obligation). Release, as any decrement.
+        let before = unsafe { ptr.as_ref() }.refs.fetch_sub(1, Ordering::Release);
+        debug_assert!(before > 1, "a finishing G's M holds a reference");
     }
 
     /// The G's address.
     pub(crate) fn as_ptr(&self) -> *const G {
-        self.ptr.as_ptr()
+        // SAFETY: a live `GRef`'s block holds an initialised header.
+        unsafe { (*self.ptr.as_ref().g.get()).as_ptr() }
+    }
+
+    /// The number of references (Acquire: pairs with the Release decrements, so a caller that
+    /// sees 1 sees every other user done with the header).
+    #[cfg(test)]
+    pub(crate) fn count(&self) -> usize {
+        // SAFETY: a live `GRef` keeps its block's G alive.
+        unsafe { self.ptr.as_ref() }.refs.load(Ordering::Acquire)
     }
 }
 
 impl Clone for GRef {
     fn clone(&self) -> GRef {
         // SAFETY: `self` is a live reference, so the G is alive.
-        unsafe { GRef::from_live(self) }
+        unsafe { self.ptr.as_ref() }
+            .refs
+            .fetch_add(1, Ordering::Relaxed);
+        GRef { ptr: self.ptr }
     }
 }
 
 impl Deref for GRef {
     type Target = G;
     fn deref(&self) -> &G {
-        // SAFETY: a live `GRef` keeps its G alive (the count is at least 1).
-        unsafe { self.ptr.as_ref() }
+        // SAFETY: a live `GRef` keeps its G alive (the count is at least 1), and the header was
+        // written before the first reference existed.
+        unsafe { (*self.ptr.as_ref().g.get()).assume_init_ref() }
     }
 }
 
 impl Drop for GRef {
     #[inline]
     fn drop(&mut self) {
-        // SAFETY: a live `GRef` keeps its G alive until this decrement.
+        // SAFETY: a live `GRef` keeps its block's G alive until this decrement.
         let refs = unsafe { &self.ptr.as_ref().refs };
         if refs.fetch_sub(1, Ordering::Release) == 1 {
             // Out of line: every hand-off drops a reference, and the destructor inlined here
@@ -187,12 +316,13 @@ impl Drop for GRef {
 /// Drops the G whose last reference just went and recycles its block.
 #[cold]
 #[inline(never)]
-fn destroy(g: NonNull<G>) {
+fn destroy(block: NonNull<Block>) {
     // Pairs with the Release decrements of the other references.
     fence(Ordering::Acquire);
-    // SAFETY: the count reached zero: no other reference exists, so we own the G.
-    unsafe { ptr::drop_in_place(g.as_ptr()) };
-    recycle(Block(g));
+    // SAFETY: the count reached zero: no other reference exists and no walker can upgrade
+    // one, so we own the header.
+    unsafe { (*block.as_ref().g.get()).assume_init_drop() };
+    recycle(FreeBlock(block));
 }
 
 impl std::fmt::Debug for GRef {

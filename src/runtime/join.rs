@@ -2,7 +2,8 @@
 //!
 //! # The join protocol (`JoinSlot`, inside the G header)
 //! `state` has two bits: `DONE` (the result is written) and `WAITER` (a joiner has stored its
-//! unparker and is parking). The G writes `result`, then sets `DONE` (Release); if `WAITER`
+//! unparker and is parking); a third, `PANICKED`, set with `DONE`, says whether the payload is
+//! the value or the panic (so the slot holds one thin-or-fat box, not a `Result`). The G writes `result`, then sets `DONE` (Release); if `WAITER`
 //! was already set it unparks the joiner. The joiner stores its unparker, then sets `WAITER`
 //! (Release); if `DONE` was already set it does not park. Whichever bit lands second sees the
 //! first (both are one atomic RMW on the same word), so a wake-up is never lost, and the
@@ -33,6 +34,7 @@ use crate::diag::deadlock::BlockedJoiner;
 
 const DONE: u8 = 1;
 const WAITER: u8 = 2;
+const PANICKED: u8 = 4;
 
 /// A goroutine's result, type-erased (a `()` result costs no allocation).
 pub(crate) type AnyResult = std::thread::Result<Box<dyn Any + Send>>;
@@ -40,7 +42,8 @@ pub(crate) type AnyResult = std::thread::Result<Box<dyn Any + Send>>;
 /// Where a goroutine leaves its result for its `JoinHandle` (part of the G header).
 pub(crate) struct JoinSlot {
     state: AtomicU8,
-    result: UnsafeCell<Option<AnyResult>>,
+    /// The value or the panic payload, as `PANICKED` says.
+    result: UnsafeCell<Option<Box<dyn Any + Send>>>,
     waiter: UnsafeCell<Option<Unparker>>,
 }
 
@@ -60,9 +63,13 @@ impl JoinSlot {
 
     /// Called once by the finishing G.
     pub(crate) fn complete(&self, result: AnyResult) {
+        let (payload, done) = match result {
+            Ok(value) => (value, DONE),
+            Err(panic) => (panic, DONE | PANICKED),
+        };
         // SAFETY: only the G writes `result`, once, and nobody reads it before `DONE`.
-        unsafe { *self.result.get() = Some(result) };
-        let prev = self.state.fetch_or(DONE, Ordering::AcqRel);
+        unsafe { *self.result.get() = Some(payload) };
+        let prev = self.state.fetch_or(done, Ordering::AcqRel);
         if prev & WAITER != 0 {
             // SAFETY: the joiner wrote `waiter` before setting `WAITER`, which our AcqRel RMW
             // observed, and it never touches `waiter` again.
@@ -99,7 +106,13 @@ impl JoinSlot {
             }
         }
         // SAFETY: `DONE` is set (Acquire above), so the G wrote `result` and is done with it.
-        unsafe { (*self.result.get()).take() }.expect("a goroutine's result is taken once")
+        let payload = unsafe { (*self.result.get()).take() }.expect("a result is taken once");
+        // Relaxed: `PANICKED` was set by the same RMW as `DONE`, which we have seen.
+        if self.state.load(Ordering::Relaxed) & PANICKED == 0 {
+            Ok(payload)
+        } else {
+            Err(payload)
+        }
     }
 }
 
@@ -254,7 +267,7 @@ mod tests {
     /// its M and every handle are done with it, so its header can be read without a race.
     fn wait_until_only_reference(g: &GRef) {
         let deadline = Instant::now() + Duration::from_secs(30);
-        while g.refs.load(Ordering::Acquire) != 1 {
+        while g.count() != 1 {
             assert!(
                 Instant::now() < deadline,
                 "the goroutine's header is still in use"

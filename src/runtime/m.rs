@@ -226,21 +226,22 @@ fn run(m: &MLocal, p: &'static P, watch: &ProcWatch, g: &GRef) -> RunOutcome {
                 unreachable!()
             };
             // SAFETY: this M holds `p`.
-            let stack = match unsafe { p.stacks() }.get(g.stack_size) {
+            let stack = match unsafe { p.stacks() }.get(g.stack_size()) {
                 Ok(stack) => stack,
                 Err(e) => stack_exhausted(g, &e),
             };
             let running =
-                overflow::RunningStack::new(g.id, g.name.as_deref(), g.spawn_site, stack.bounds());
+                overflow::RunningStack::new(g.id, g.name.as_deref(), g.spawn_site, stack.bounds())
+                    .place(&stack);
             *body = GBody::Started(coro::create(g, stack, entry), running);
         }
         let GBody::Started(coroutine, running) = body else {
             unreachable!("a finished G was queued")
         };
-        // SAFETY: `running` lives in the G's body, which stays in place and unchanged until
-        // after `clear_running` below; the name it points to lives in the G header, which our
-        // reference keeps alive.
-        unsafe { overflow::set_running(running) };
+        // SAFETY: `running` lies in the top reserve of the G's stack, which its coroutine
+        // keeps (unchanged) until after `clear_running` below; the name it points to lives in
+        // the G header, which our reference keeps alive.
+        unsafe { overflow::set_running(running.as_ref()) };
         let switched = coro::resume(coroutine);
         overflow::clear_running();
         match switched {

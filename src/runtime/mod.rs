@@ -25,8 +25,9 @@
 //!   ownership changes only under the idle lock or through an M handoff: `sched.rs`.
 //! - No lost wake-up of an M: the two StoreLoad barriers described in `sched.rs`.
 //! - No lost or doubled G across `set_maxprocs`: `procs.rs` (queue entries move, never copy).
-//! - A live G is always reachable from the registry (`registry.rs`), which is what counts,
-//!   dumps and keeps parked-forever Gs alive.
+//! - A live G is always reachable from the G allocator's list of blocks (`gref.rs`), and
+//!   keeps itself alive with its own reference until it finishes: that is what counts
+//!   (`registry.rs`), dumps and keeps parked-forever Gs alive.
 //! - Only `coro.rs` touches corosensei; thread-locals are read through non-inlined accessors
 //!   (`m.rs`) so no address is carried across a switch.
 //!
@@ -60,17 +61,9 @@ pub(crate) mod sysmon;
 pub(crate) mod timer;
 pub(crate) mod token;
 
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use g::{GRef, WaitReason};
-
-static REGISTRY: OnceLock<registry::Registry> = OnceLock::new();
-
-/// The live-G registry.
-pub(crate) fn registry() -> &'static registry::Registry {
-    REGISTRY.get_or_init(registry::Registry::new)
-}
 
 /// Lets other goroutines run: the caller goes to the back of its P's run queue (Go's
 /// `runtime.Gosched`). On a plain thread it yields the thread.
@@ -116,7 +109,7 @@ pub fn sleep(d: Duration) {
 /// assert_eq!(gort::num_goroutines(), before);
 /// ```
 pub fn num_goroutines() -> usize {
-    registry().live()
+    registry::live()
 }
 
 /// The goroutine running the caller, or `None` on a plain thread.

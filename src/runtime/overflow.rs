@@ -15,10 +15,11 @@
 //! default action so the fault kills the process as usual).
 //!
 //! # How the runtime drives it
-//! [`install`] once at start-up; [`ensure_altstack`] at the start of every M; around every
-//! resume of a goroutine the M builds a [`RunningStack`] on its own stack (id, name and spawn
-//! site from the G header, [`StackBounds`] kept when the stack went into the coroutine) and
-//! brackets the resume with [`set_running`] / [`clear_running`].
+//! [`install`] once at start-up; [`ensure_altstack`] at the start of every M. When a goroutine
+//! first runs, the M writes its [`RunningStack`] (id, name and spawn site from the G header,
+//! [`StackBounds`] of the stack) into the top reserve of the goroutine's own stack
+//! ([`RunningStack::place`]): it costs the G header one pointer, and a G that has not run yet
+//! nothing. The M brackets every resume with [`set_running`] / [`clear_running`].
 //!
 //! # Invariants
 //! - `RUNNING` of a thread is null or points at the [`RunningStack`] of the goroutine this
@@ -43,11 +44,11 @@ use std::panic::Location;
 use std::ptr::{self, NonNull};
 use std::sync::{Once, OnceLock};
 
-use super::stack::{self, StackBounds};
+use super::stack::{self, Stack, StackBounds};
 
 /// What the fault handler needs to know about the goroutine a thread is running. The M builds
-/// one when the G first runs and keeps it in the G's body; before each resume it points the
-/// handler at it with [`set_running`] (one thread-local store per switch).
+/// one when the G first runs and places it at the top of the G's stack; before each resume it
+/// points the handler at it with [`set_running`] (one thread-local store per switch).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct RunningStack {
     /// The goroutine's id.
@@ -82,6 +83,22 @@ impl RunningStack {
             guard_lo: bounds.guard_lo,
             guard_hi: bounds.guard_hi,
         }
+    }
+
+    /// Moves the record into the top reserve of `stack` (which the coroutine never touches)
+    /// and returns where it now lies: valid for as long as the stack is not given back.
+    pub(crate) fn place(self, stack: &Stack) -> NonNull<RunningStack> {
+        const {
+            assert!(std::mem::size_of::<RunningStack>() <= stack::TOP_RESERVE);
+            assert!(std::mem::align_of::<RunningStack>() <= 16);
+        };
+        let at = stack.reserved_top().cast::<RunningStack>();
+        // SAFETY: the top reserve is writable memory of `stack`, which the caller owns, large
+        // and aligned enough for a `RunningStack` (checked above; the reserve starts 16-byte
+        // aligned, see `stack.rs`), and no coroutine frame lies there.
+        unsafe { at.write(self) };
+        // SAFETY: a stack's top is never at address zero.
+        unsafe { NonNull::new_unchecked(at) }
     }
 
     /// Whether a fault at `address` is this goroutine running off the bottom of its stack:

@@ -17,7 +17,7 @@ pub(crate) fn install() {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             if let Some(g) = current_g() {
-                match &g.name {
+                match g.name.as_deref() {
                     Some(name) => eprintln!(
                         "goroutine {} {name:?} (spawned at {}) panicked:",
                         g.id, g.spawn_site

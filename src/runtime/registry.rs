@@ -1,165 +1,113 @@
-//! The live-G registry: every spawned, unfinished G, and the exact live count.
+//! The live-G registry: the exact live count, the walk over live Gs, and goroutine ids.
 //!
-//! The registry holds a strong reference to each live G. That is what keeps a G parked
-//! forever alive (as in Go, a goroutine blocked on a channel nobody will touch again is
-//! leaked, not destroyed under its own feet), and it is what `num_goroutines`, goroutine
-//! dumps and the leak tracker walk.
+//! There is no list to update on spawn and exit: every G's block stays in the G allocator's
+//! chunk list for life (Go's `allgs`, `gref.rs`), and a live G keeps itself alive with a
+//! reference of its own, dropped when it finishes (`spawn.rs`). That reference is what keeps
+//! a G parked forever alive (as in Go, a goroutine blocked on a channel nobody will touch
+//! again is leaked, not destroyed under its own feet). A walk (goroutine dumps, the leak
+//! tracker, the deadlock detector) visits every block, keeps the Gs it can take a reference
+//! to, and skips the finished ones (`Dead`: a finishing G marks itself so before it gives up
+//! its own reference, so a Dead G is never counted alive again).
 //!
-//! It is split into shards, each a mutex-protected slab, chosen by goroutine id, so a spawn on
-//! one P and a finish on another rarely touch the same lock; a G remembers its shard and slot,
-//! so removal is O(1). A G is removed *before* its result is published to its `JoinHandle`:
-//! once `join` returns, `num_goroutines` no longer counts it.
+//! # The live count
+//! `live = Σ per-P counters + the plain threads' counter`. A spawn adds one to the spawning
+//! P's counter; a finish takes one from the finishing P's. Only the M holding a P writes its
+//! counter (a load and a store, no locked instruction; the P's hand-offs between Ms order the
+//! writes), so a spawn and a finish cost no read-modify-write. Spawns from plain threads (no
+//! P) use the shared counter, with an atomic add. A G spawned on one P and finished on another
+//! leaves the first above and the second below by one: only the sum means anything.
+//!
+//! *Exactness*: a finishing G takes its one from its P's counter before it publishes its
+//! result (the Release in `JoinSlot::complete`); a joiner reads the counters after its Acquire
+//! of that result, so it sees the decrement: once `join` returns, the G is not counted. Gs
+//! spawned or finishing concurrently with a read may or may not be counted.
 //!
 //! Goroutine ids come from a global counter handed out in blocks to each thread, so
 //! spawning does not bounce one cache line between cores.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicIsize, AtomicU64, Ordering};
-use std::sync::Mutex;
 
-use super::g::{GRef, G};
-use super::sched::lock;
+use super::g::{GRef, GState, G};
+use super::p::P;
+use super::sched::{sched, MAX_PROCS};
 
-const SHARDS: usize = 32;
 const ID_BLOCK: u64 = 1024;
-/// Slots a registry walk copies per lock acquisition: bounds how long a walk holds up a spawn
-/// or a finish in that shard (a few microseconds).
-const WALK_CHUNK: usize = 256;
 
-struct Shard {
-    slots: Mutex<Slab>,
-    /// Live Gs in this shard (written under `slots`, read without it).
-    live: AtomicIsize,
-}
+/// One P's share of the live count, alone in its cache lines (two Ps' Ms write theirs at the
+/// same time).
+#[repr(align(128))]
+struct LiveCounter(AtomicIsize);
 
-#[derive(Default)]
-struct Slab {
-    entries: Vec<Option<GRef>>,
-    free: Vec<u32>,
-}
+/// Indexed by P id.
+static LIVE_PER_P: [LiveCounter; MAX_PROCS] =
+    [const { LiveCounter(AtomicIsize::new(0)) }; MAX_PROCS];
+/// Gs spawned from plain threads (or from a G inside `blocking`, which holds no P).
+static LIVE_FROM_THREADS: AtomicIsize = AtomicIsize::new(0);
 
-/// The registry.
-pub(crate) struct Registry {
-    shards: Box<[Shard]>,
-}
-
-impl std::fmt::Debug for Registry {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Registry")
-            .field("live", &self.live())
-            .finish()
-    }
-}
-
-impl Registry {
-    pub(crate) fn new() -> Registry {
-        Registry {
-            shards: (0..SHARDS)
-                .map(|_| Shard {
-                    slots: Mutex::new(Slab::default()),
-                    live: AtomicIsize::new(0),
-                })
-                .collect(),
+/// Adds `delta` to the live count on behalf of the caller, which holds `p` if it is `Some`.
+#[inline]
+fn add_live(p: Option<&P>, delta: isize) {
+    match p {
+        Some(p) => {
+            // Written only by the M holding `p`: a load and a store (module docs).
+            let counter = &LIVE_PER_P[p.id].0;
+            counter.store(counter.load(Ordering::Relaxed) + delta, Ordering::Relaxed);
         }
-    }
-
-    /// Adds a G to shard `hint % SHARDS` (spawn passes the goroutine id).
-    pub(crate) fn insert(&self, g: &GRef, hint: usize) {
-        let shard_index = hint % SHARDS;
-        let shard = &self.shards[shard_index];
-        let mut slab = lock(&shard.slots);
-        let slot = match slab.free.pop() {
-            Some(slot) => {
-                slab.entries[slot as usize] = Some(g.clone());
-                slot
-            }
-            None => {
-                slab.entries.push(Some(g.clone()));
-                (slab.entries.len() - 1) as u32
-            }
-        };
-        // Written only under the shard's lock: a load and a store, no locked instruction.
-        shard
-            .live
-            .store(shard.live.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-        drop(slab);
-        g.registry_slot.store(
-            ((shard_index as u64) << 32) | slot as u64,
-            Ordering::Relaxed,
-        );
-    }
-
-    /// Removes a finishing G.
-    pub(crate) fn remove(&self, g: &G) {
-        let packed = g.registry_slot.load(Ordering::Relaxed);
-        let shard = &self.shards[(packed >> 32) as usize];
-        let slot = packed as u32;
-        let removed = {
-            let mut slab = lock(&shard.slots);
-            let removed = slab.entries[slot as usize].take();
-            slab.free.push(slot);
-            // Under the shard's lock, as in `insert`.
-            shard
-                .live
-                .store(shard.live.load(Ordering::Relaxed) - 1, Ordering::Relaxed);
-            removed
-        };
-        debug_assert!(removed.is_some_and(|r| std::ptr::eq(&*r, g)));
-    }
-
-    /// The number of live Gs (spawned and not finished).
-    pub(crate) fn live(&self) -> usize {
-        let total: isize = self
-            .shards
-            .iter()
-            .map(|s| s.live.load(Ordering::Relaxed))
-            .sum();
-        total.max(0) as usize
-    }
-
-    /// Calls `f` on every live G without stopping the world: a shard's lock is held only to
-    /// clone (an `Arc` increment each) the next `WALK_CHUNK` slots, and `f` runs with no lock
-    /// held. A G spawned or finished during the walk may or may not be seen; none is seen
-    /// twice (a G keeps its slot for life, and the walk only moves forward).
-    pub(crate) fn for_each(&self, mut f: impl FnMut(GRef)) {
-        let mut batch: Vec<GRef> = Vec::with_capacity(WALK_CHUNK);
-        for shard in self.shards.iter() {
-            let mut next = 0;
-            loop {
-                let more = {
-                    let slab = lock(&shard.slots);
-                    let end = slab.entries.len().min(next + WALK_CHUNK);
-                    if next < end {
-                        batch.extend(slab.entries[next..end].iter().flatten().cloned());
-                    }
-                    next = end;
-                    next < slab.entries.len()
-                };
-                for g in batch.drain(..) {
-                    f(g);
-                }
-                if !more {
-                    break;
-                }
-            }
+        None => {
+            LIVE_FROM_THREADS.fetch_add(delta, Ordering::Relaxed);
         }
     }
 }
 
-impl Registry {
-    /// The first live G for which `pred` holds, evaluated under each shard's lock in turn
-    /// (so `pred` must be short and take no lock): the deadlock detector's scan, which needs
-    /// no copy of the Gs that do not match.
-    pub(crate) fn find(&self, mut pred: impl FnMut(&G) -> bool) -> Option<GRef> {
-        self.shards.iter().find_map(|shard| {
-            lock(&shard.slots)
-                .entries
-                .iter()
-                .flatten()
-                .find(|g| pred(g))
-                .cloned()
-        })
-    }
+/// Counts a spawned G (the caller holds `p`, if any).
+#[inline]
+pub(crate) fn spawned(p: Option<&P>) {
+    add_live(p, 1);
+}
+
+/// Uncounts a finishing G; called by the G itself, before it publishes its result.
+#[inline]
+pub(crate) fn finished(p: Option<&P>) {
+    add_live(p, -1);
+}
+
+/// The number of live Gs (spawned and not finished).
+pub(crate) fn live() -> usize {
+    let s = sched();
+    // Ps are created in id order and never dropped: the created ones are a prefix.
+    let per_p: isize = (0..MAX_PROCS)
+        .map_while(|id| s.p_if_created(id))
+        .map(|p| LIVE_PER_P[p.id].0.load(Ordering::Relaxed))
+        .sum();
+    (per_p + LIVE_FROM_THREADS.load(Ordering::Relaxed)).max(0) as usize
+}
+
+/// Calls `f` on every live G (spawned, not finished) without stopping the world and with no
+/// lock held while `f` runs. A G spawned or finished during the walk may or may not be seen;
+/// none is seen twice.
+pub(crate) fn for_each(mut f: impl FnMut(GRef)) {
+    super::gref::for_each_alive(|g| {
+        if g.state() != GState::Dead {
+            f(g);
+        }
+        true
+    });
+}
+
+/// Whether some live G satisfies `pred` (`pred` must be short and take no lock): the
+/// deadlock detector's scan, made under the scheduler's idle lock. Every reference the walk
+/// takes is moved into `visited`, for the caller to drop once it holds no lock: the last
+/// reference to a finished G may be among them, and dropping that drops the G's result (user
+/// code).
+pub(crate) fn find(mut pred: impl FnMut(&G) -> bool, visited: &mut Vec<GRef>) -> bool {
+    let mut found = false;
+    super::gref::for_each_alive(|g| {
+        found = g.state() != GState::Dead && pred(&g);
+        visited.push(g);
+        !found
+    });
+    found
 }
 
 static NEXT_ID_BLOCK: AtomicU64 = AtomicU64::new(1);

@@ -1,12 +1,13 @@
 //! Spawning goroutines: `Builder`, `spawn`, and the G's entry wrapper.
 //!
-//! Spawn allocates the G header and boxes the closure; the stack comes later, when an M first
-//! runs the G. The new G goes into `runnext` of the spawning M's P (Go's rule: the child runs
+//! Spawn builds the G header in a recycled block (`gref.rs`), the closure inline in it
+//! (`entry.rs`); the stack comes later, when an M first runs the G. The new G goes into `runnext` of the spawning M's P (Go's rule: the child runs
 //! next, the spawner's queue order is otherwise kept), or onto the global queue from a plain
 //! thread.
 //!
-//! The entry wrapper catches a panic, removes the G from the registry (so `num_goroutines`
-//! has dropped by the time `join` returns), then publishes the result.
+//! The entry wrapper catches a panic, takes the G out of the live count (so `num_goroutines`
+//! has dropped by the time `join` returns), marks it `Dead` and gives up its own reference
+//! (`registry.rs`), then publishes the result.
 //!
 //! The leak tracker's part of a spawn (`leak/mod.rs`): `go!` passes its call site's static
 //! counter, which costs one atomic increment here and one decrement when the G finishes (the
@@ -18,7 +19,7 @@ use std::io;
 use std::panic::{self, AssertUnwindSafe, Location};
 
 use super::entry::EntrySlot;
-use super::g::{GRef, LeakTag, G};
+use super::g::{GName, GRef, GState, LeakTag, G};
 use super::join::JoinHandle;
 use super::{m, registry, sched};
 use crate::leak::site::SiteCounter;
@@ -169,14 +170,20 @@ where
         // Goroutine-local values die with the G, before it counts as finished (`local.rs`).
         let result = crate::local::destroy_goroutine_locals(result);
         let g = m::current_g().expect("a goroutine entry runs in its goroutine");
-        // Like the registry, the site count drops before `join` can return.
+        // Like the live count, the site count drops before `join` can return.
         if let Some(counter) = g.leak.site_counter {
             counter.finished();
         }
-        super::registry().remove(g);
+        registry::finished(m::current_p());
+        // From here walkers (dumps, the leak tracker, the deadlock detector) skip this G,
+        // so giving up its own reference can never leave a walker a finished G as alive.
+        g.set_state_untimed(GState::Dead);
+        // SAFETY: every G lives in a block; this is its one release of its own reference
+        // (taken in `spawn_at_site`), and its M holds a reference while it runs.
+        unsafe { GRef::release_own(g) };
         g.join.complete(result);
     });
-    let name = builder.name.map(String::into_boxed_str);
+    let name = GName::new(builder.name);
     if let Some(counter) = counter {
         counter.spawned(site);
     }
@@ -185,8 +192,15 @@ where
         scope: std::sync::atomic::AtomicU64::new(scope),
         spawn_backtrace: crate::leak::backtrace::capture_at_spawn(),
     };
-    let g = GRef::new_with(|| G::new(id, name, site, parent, stack_size, entry, leak));
-    match m::current_p() {
+    // Three references: the G's own (keeps it alive until it finishes, see `registry.rs`),
+    // its run-queue entry and its handle.
+    let [own, g, handle] =
+        GRef::new_with::<3>(|| G::new(id, name, site, parent, stack_size, entry, leak));
+    // Given up by the G itself, as it finishes (the entry wrapper above).
+    let _ = own.into_raw();
+    let p = m::current_p();
+    registry::spawned(p);
+    match p {
         Some(p) => {
             // Only the M holding `p` writes its counters: a load and a store, no locked
             // instruction (metrics only read them).
@@ -199,11 +213,6 @@ where
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
     }
-    // Shard by goroutine id, not by spawning P: a G often finishes on another P (stolen), and
-    // consecutive ids land in different shards, so the spawner's insert and the other P's
-    // remove rarely meet on one lock.
-    super::registry().insert(&g, id as usize);
-    let handle = JoinHandle::new(g.clone());
     sched::ready(g, true);
-    Ok(handle)
+    Ok(JoinHandle::new(handle))
 }

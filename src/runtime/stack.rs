@@ -79,6 +79,12 @@ pub(crate) const DEFAULT_STACK_SIZE: usize = 256 * 1024;
 /// to it. Below this even formatting a panic message can overflow.
 pub(crate) const MIN_STACK_SIZE: usize = 16 * 1024;
 
+/// Bytes at the top of every stack kept out of the coroutine's reach: the M writes the
+/// overflow handler's description of the goroutine there when it first runs it
+/// ([`Stack::reserved_top`]), so that record costs the G header nothing. A multiple of the
+/// coroutine's stack alignment (16).
+pub(crate) const TOP_RESERVE: usize = 64;
+
 /// The largest usable stack (Go's limit for a 64-bit goroutine stack, too).
 pub(crate) const MAX_STACK_SIZE: usize = 1 << 30;
 
@@ -220,6 +226,17 @@ impl Stack {
         }
     }
 
+    /// The [`TOP_RESERVE`] bytes at the top of the stack, above the coroutine's frames:
+    /// writable by whoever owns the stack, and never touched by the coroutine itself.
+    pub(crate) fn reserved_top(&self) -> *mut u8 {
+        (self.top() - TOP_RESERVE) as *mut u8
+    }
+
+    /// One past the highest usable byte (the coroutine's frames start `TOP_RESERVE` below).
+    pub(crate) fn top(&self) -> usize {
+        self.slot.top
+    }
+
     /// Gives up ownership without returning the slot anywhere.
     fn into_slot(self) -> StackSlot {
         ManuallyDrop::new(self).slot
@@ -232,14 +249,14 @@ impl Drop for Stack {
     }
 }
 
-// `base()` is the slot's page-aligned (so STACK_ALIGNMENT-aligned) top and `limit()` its
-// page-aligned guard start.
-// SAFETY: the `usable_size >= MIN_STACK_SIZE` bytes between them are read-write memory owned
-// by this value alone, and the guard page below faults on every access (installed before the
-// slot is first handed out, never removed).
+// `base()` is the slot's page-aligned top less `TOP_RESERVE` (a multiple of 16, so still
+// STACK_ALIGNMENT-aligned) and `limit()` its page-aligned guard start.
+// SAFETY: the bytes between them (the `usable_size >= MIN_STACK_SIZE` usable bytes but the
+// top reserve) are read-write memory owned by this value alone, and the guard page below
+// faults on every access (installed before the slot is first handed out, never removed).
 unsafe impl corosensei::stack::Stack for Stack {
     fn base(&self) -> StackPointer {
-        StackPointer::new(self.slot.top).expect("a stack top is never zero")
+        StackPointer::new(self.top() - TOP_RESERVE).expect("a stack top is never zero")
     }
 
     fn limit(&self) -> StackPointer {

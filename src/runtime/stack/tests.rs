@@ -149,7 +149,7 @@ fn guard_sits_directly_below_the_usable_stack() {
     let page = page_size();
     let stack = alloc(DEFAULT_STACK_SIZE).unwrap();
     let (guard_lo, guard_hi) = stack.guard_range();
-    let top = stack.base().get();
+    let top = stack.top();
     assert_eq!(guard_hi - guard_lo, page);
     assert_eq!(top - guard_hi, DEFAULT_STACK_SIZE);
     assert_eq!(
@@ -246,11 +246,11 @@ fn freed_stack_is_reused() {
     // A size no other test uses, so that parallel tests do not take our stack.
     let size = MIN_STACK_SIZE + 3 * page_size();
     let first = alloc(size).unwrap();
-    let top = first.base().get();
+    let top = first.top();
     free(first);
     let second = alloc(size).unwrap();
     assert_eq!(
-        second.base().get(),
+        second.top(),
         top,
         "the most recently freed stack comes back first"
     );
@@ -264,13 +264,13 @@ fn cache_reuses_without_the_pool_and_spills_in_batches() {
     let mut cache = StackCache::with_size(size).unwrap();
     assert_eq!(cache.cached_size(), size);
     let stack = cache.get(size).unwrap();
-    let top = stack.base().get();
+    let top = stack.top();
     // The refill took a batch: the rest wait in the cache.
     assert_eq!(cache.len(), CACHE_BATCH - 1);
     cache.put(stack);
     let again = cache.get(size - 1).unwrap();
     assert_eq!(
-        again.base().get(),
+        again.top(),
         top,
         "a size that rounds to the cached size is served from the cache"
     );
@@ -280,7 +280,7 @@ fn cache_reuses_without_the_pool_and_spills_in_batches() {
     let mut taken: Vec<Stack> = (0..CACHE_CAPACITY + 1)
         .map(|_| cache.get(size).unwrap())
         .collect();
-    let tops: HashSet<usize> = taken.iter().map(|stack| stack.base().get()).collect();
+    let tops: HashSet<usize> = taken.iter().map(|stack| stack.top()).collect();
     assert_eq!(tops.len(), taken.len(), "no stack handed out twice");
     for stack in taken.drain(..) {
         cache.put(stack);
@@ -323,23 +323,20 @@ fn concurrent_caches_never_share_a_stack() {
                         let stack = cache.get(size).unwrap();
                         let marker = (thread << 32) | round;
                         assert!(
-                            live.lock().unwrap().insert(stack.base().get()),
+                            live.lock().unwrap().insert(stack.top()),
                             "stack handed out twice"
                         );
                         // SAFETY: the word below the top of a stack we own.
-                        unsafe {
-                            std::ptr::write_volatile((stack.base().get() - 8) as *mut u64, marker)
-                        };
+                        unsafe { std::ptr::write_volatile((stack.top() - 8) as *mut u64, marker) };
                         held.push(stack);
                     }
                     while held.len() > want / 2 {
                         let stack = held.swap_remove(round as usize % held.len());
                         // SAFETY: as above; the marker must be ours still.
-                        let marker = unsafe {
-                            std::ptr::read_volatile((stack.base().get() - 8) as *const u64)
-                        };
+                        let marker =
+                            unsafe { std::ptr::read_volatile((stack.top() - 8) as *const u64) };
                         assert_eq!(marker >> 32, thread, "someone else wrote on our stack");
-                        assert!(live.lock().unwrap().remove(&stack.base().get()));
+                        assert!(live.lock().unwrap().remove(&stack.top()));
                         if round % 3 == 0 {
                             free(stack);
                         } else {
@@ -348,7 +345,7 @@ fn concurrent_caches_never_share_a_stack() {
                     }
                 }
                 for stack in held {
-                    assert!(live.lock().unwrap().remove(&stack.base().get()));
+                    assert!(live.lock().unwrap().remove(&stack.top()));
                     cache.put(stack);
                 }
             })
@@ -504,7 +501,7 @@ fn measure_resident_bytes_per_minimal_goroutine_stack() {
     let started = std::time::Instant::now();
     for _ in 0..COUNT {
         let stack = alloc(size).unwrap();
-        tops.push(stack.base().get());
+        tops.push(stack.top());
         let mut coroutine = Coroutine::with_stack(stack, |yielder, ()| yielder.suspend(()));
         assert!(matches!(coroutine.resume(()), CoroutineResult::Yield(())));
         coroutines.push(coroutine);

@@ -11,8 +11,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use corosensei::stack::Stack as _;
-
 use super::slab::{self, GuardMode};
 use super::tests::{assert_guard_write_faults, child_scenario, run_child, touch};
 use super::*;
@@ -30,7 +28,7 @@ fn mark(stack: &Stack, marker: u64) {
     let (_, bottom) = stack.guard_range();
     // SAFETY: the top word and the bottom word of a stack we own.
     unsafe {
-        std::ptr::write_volatile((stack.base().get() - 8) as *mut u64, marker);
+        std::ptr::write_volatile((stack.top() - 8) as *mut u64, marker);
         std::ptr::write_volatile(bottom as *mut u64, marker);
     }
 }
@@ -79,7 +77,7 @@ fn giving_back_never_trims_and_the_trimmer_bounds_the_pool() {
     for stack in &stacks {
         mark(stack, 0xfeed);
     }
-    let tops: Vec<usize> = stacks.iter().map(|stack| stack.base().get()).collect();
+    let tops: Vec<usize> = stacks.iter().map(|stack| stack.top()).collect();
     drop(stacks);
     let stats = pool::stats(size);
     assert_eq!((stats.hot, stats.cold, stats.trimmed), (count, 0, 0));
@@ -114,11 +112,7 @@ fn giving_back_never_trims_and_the_trimmer_bounds_the_pool() {
         assert_eq!(markers(top, size), (expected, expected), "stack {index}");
     }
     let newest = alloc(size).unwrap();
-    assert_eq!(
-        newest.base().get(),
-        tops[count - 1],
-        "hot stacks come back first"
-    );
+    assert_eq!(newest.top(), tops[count - 1], "hot stacks come back first");
     drop(newest);
 
     // A pool drained and refilled within every period keeps its memory, however long.
@@ -191,13 +185,13 @@ fn write_to_trimmed_guard_in_child(mode: Option<GuardMode>) -> ! {
     for stack in &stacks {
         mark(stack, 0xbeef);
     }
-    let oldest = stacks[0].base().get();
+    let oldest = stacks[0].top();
     drop(stacks);
     assert_eq!(pool::trim_all_now(), 1);
     let mut again: Vec<Stack> = (0..=limit).map(|_| alloc(size).unwrap()).collect();
     assert_eq!(pool::stats(size).cold, 0);
     let trimmed = again.pop().unwrap();
-    assert_eq!(trimmed.base().get(), oldest, "the cold stack comes last");
+    assert_eq!(trimmed.top(), oldest, "the cold stack comes last");
     assert_eq!(markers(oldest, size), (0, 0), "its memory was given back");
     mark(&trimmed, 1);
     let (guard_lo, _) = trimmed.guard_range();
@@ -270,7 +264,7 @@ fn trims_racing_gets_and_puts_never_hand_a_stack_out_twice() {
                             alloc(size).unwrap()
                         };
                         assert!(
-                            live.lock().unwrap().insert(stack.base().get()),
+                            live.lock().unwrap().insert(stack.top()),
                             "stack handed out twice"
                         );
                         let marker = (thread << 32) | round | 1;
@@ -279,7 +273,7 @@ fn trims_racing_gets_and_puts_never_hand_a_stack_out_twice() {
                     }
                     while held.len() > want / 2 {
                         let (stack, marker) = held.swap_remove(round as usize % held.len());
-                        let top = stack.base().get();
+                        let top = stack.top();
                         assert_eq!(
                             markers(top, size),
                             (marker, marker),
@@ -294,7 +288,7 @@ fn trims_racing_gets_and_puts_never_hand_a_stack_out_twice() {
                     }
                 }
                 for (stack, _) in held {
-                    assert!(live.lock().unwrap().remove(&stack.base().get()));
+                    assert!(live.lock().unwrap().remove(&stack.top()));
                     cache.put(stack);
                 }
             })
