@@ -40,8 +40,9 @@ use std::sync::Mutex;
 use super::g::G;
 use super::sched::lock;
 
-/// Blocks a thread keeps before handing a batch to the global pool.
-const LOCAL_CACHE: usize = 256;
+/// Blocks a thread keeps before handing a batch to the global pool (256 KiB of blocks): large
+/// enough that a spawner fed by another thread's frees takes long sorted runs.
+const LOCAL_CACHE: usize = 1024;
 /// Blocks moved between a thread cache and the global pool at once.
 const BATCH: usize = LOCAL_CACHE / 2;
 /// Blocks allocated at once when no free block is left.
@@ -109,8 +110,11 @@ fn new_chunk() -> impl Iterator<Item = FreeBlock> {
         };
     }
     lock(&CHUNKS).push(Chunk(base));
+    // Reversed: caches pop from their end, so a new chunk is handed out in ascending order.
     // SAFETY: `i` is within the chunk.
-    (0..CHUNK_BLOCKS).map(move |i| FreeBlock(unsafe { base.add(i) }))
+    (0..CHUNK_BLOCKS)
+        .rev()
+        .map(move |i| FreeBlock(unsafe { base.add(i) }))
 }
 
 fn take_block() -> FreeBlock {
@@ -122,6 +126,12 @@ fn take_block() -> FreeBlock {
             let from = global.len() - take;
             local.extend(global.drain(from..));
             drop(global);
+            // Highest address first, so `pop` hands out ascending addresses: a batch another
+            // thread freed comes back in any order, and Gs spawned in a row then sit in a row
+            // in memory, where the M that runs them next (often on another core) reads their
+            // headers with the hardware prefetcher's help. Unsorted, 2-proc spawn slowed by
+            // ~1.5x as the pool's order scrambled over a long run.
+            local.sort_unstable_by_key(|block| std::cmp::Reverse(block.0));
             if local.is_empty() {
                 local.extend(new_chunk());
             }
