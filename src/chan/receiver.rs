@@ -45,6 +45,7 @@ impl<T> Receiver<T> {
     ///
     /// # Errors
     /// [`RecvError`] once the channel is closed and empty.
+    #[inline(always)]
     pub fn recv(&self) -> Result<T, RecvError> {
         self.channel.recv(None).map_err(|_| RecvError)
     }
@@ -171,6 +172,7 @@ pub struct Iter<'a, T> {
 
 impl<T> Iterator for Iter<'_, T> {
     type Item = T;
+    #[inline(always)]
     fn next(&mut self) -> Option<T> {
         self.receiver.recv().ok()
     }
@@ -199,6 +201,7 @@ pub struct IntoIter<T> {
 
 impl<T> Iterator for IntoIter<T> {
     type Item = T;
+    #[inline(always)]
     fn next(&mut self) -> Option<T> {
         self.receiver.recv().ok()
     }

@@ -46,6 +46,7 @@ impl<T> Sender<T> {
     ///
     /// # Errors
     /// [`SendError`] with the value when the channel is closed.
+    #[inline(always)]
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
         self.channel
             .send(value, None)
