@@ -178,17 +178,25 @@ impl<T> ArrayChannel<T> {
                     )
                     .is_ok()
             {
-                if lazy {
-                    slot.stamp.store(tail | self.mark_bit, Ordering::Relaxed);
-                }
-                return Ok(SlotReservation {
-                    channel: self,
-                    position: tail,
-                    lazy,
-                });
+                return Ok(self.reserved(slot, tail, lazy));
             }
         }
         self.reserve_contended(lazy)
+    }
+
+    /// The reservation of `position`, whose CAS of `tail` just won; a lazy one is marked in
+    /// the slot's stamp first.
+    #[inline]
+    fn reserved(&self, slot: &Slot<T>, position: usize, lazy: bool) -> SlotReservation<'_, T> {
+        if lazy {
+            slot.stamp
+                .store(position | self.mark_bit, Ordering::Relaxed);
+        }
+        SlotReservation {
+            channel: self,
+            position,
+            lazy,
+        }
     }
 
     /// `reserve`'s loop: full, closed, or racing other senders (or a receiver between its CAS
@@ -213,16 +221,7 @@ impl<T> ArrayChannel<T> {
                     Ordering::SeqCst,
                     Ordering::Relaxed,
                 ) {
-                    Ok(_) => {
-                        if lazy {
-                            slot.stamp.store(tail | self.mark_bit, Ordering::Relaxed);
-                        }
-                        return Ok(SlotReservation {
-                            channel: self,
-                            position: tail,
-                            lazy,
-                        });
-                    }
+                    Ok(_) => return Ok(self.reserved(slot, tail, lazy)),
                     Err(current) => {
                         tail = current;
                         backoff.spin();
