@@ -63,8 +63,10 @@ impl<T> Channel<T> {
         &self.counter
     }
 
-    /// Sends, parking until `deadline` (forever if `None`).
-    #[inline]
+    /// Sends, parking until `deadline` (forever if `None`). Always inlined, as the public
+    /// `send`/`recv` are: left to the compiler's judgement, some callers (criterion's closures)
+    /// kept it out of line and paid a call and a frame on every buffered message.
+    #[inline(always)]
     pub(crate) fn send(
         &self,
         value: T,
@@ -103,8 +105,8 @@ impl<T> Channel<T> {
         }
     }
 
-    /// Receives, parking until `deadline` (forever if `None`).
-    #[inline]
+    /// Receives, parking until `deadline` (forever if `None`). Always inlined (see `send`).
+    #[inline(always)]
     pub(crate) fn recv(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
         match &self.flavor {
             Flavor::Array(array) => match array.try_recv() {
