@@ -3,8 +3,9 @@
 //! # The join protocol (`JoinSlot`, inside the G header)
 //! `state` has two bits: `DONE` (the result is written) and `WAITER` (a joiner has stored its
 //! unparker and is parking); a third, `PANICKED`, set with `DONE`, says whether the payload is
-//! the value or the panic (so the slot holds one thin-or-fat box, not a `Result`). The G writes `result`, then sets `DONE` (Release); if `WAITER`
-//! was already set it unparks the joiner. The joiner stores its unparker, then sets `WAITER`
+//! the value or the panic (so the slot holds one thin-or-fat box, not a `Result`). The G
+//! writes `result`, then sets `DONE` (Release); if `WAITER` was already set it unparks the
+//! joiner. The joiner stores its unparker, then sets `WAITER`
 //! (Release); if `DONE` was already set it does not park. Whichever bit lands second sees the
 //! first (both are one atomic RMW on the same word), so a wake-up is never lost, and the
 //! joiner reads `result` only after seeing `DONE` (Acquire).

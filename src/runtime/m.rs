@@ -251,8 +251,8 @@ fn run(m: &MLocal, p: &'static P, watch: &ProcWatch, g: &GRef) -> RunOutcome {
                 };
                 // SAFETY: this M holds `p`.
                 unsafe { p.stacks() }.put(coroutine.into_stack());
-                // Untimed: nobody asks how long a G has been dead, and this is the spawn path.
-                g.set_state_untimed(GState::Dead);
+                // The G marked itself `Dead` in its entry wrapper, before giving up its own
+                // reference (walkers rely on that order, `spawn.rs`).
                 MStats::bump(&m.handle.stats.finished);
                 break RunOutcome::Gone;
             }

@@ -38,8 +38,8 @@ pub(crate) struct PCounters {
 ///
 /// Laid out in three groups of cache lines, so a stealer reading a victim's read-mostly
 /// fields does not share a line with what the victim's M writes on every spawn and schedule
-/// (with `runnext` beside `stealer`, each spawn's swap missed on a line the stealing M had just
-/// read, and 2-proc spawn throughput fell by half as the stealer spun).
+/// (with `runnext` beside `stealer`, the spawner's `runnext` swap was where a 2-proc spawn
+/// profile spent most of its time in `P::put`: a miss on a line the stealing M had just read).
 pub(crate) struct P {
     /// Read by other Ms (stealers, the idle list), written rarely.
     shared: CachePadded<PShared>,

@@ -1,9 +1,9 @@
 //! Spawning goroutines: `Builder`, `spawn`, and the G's entry wrapper.
 //!
 //! Spawn builds the G header in a recycled block (`gref.rs`), the closure inline in it
-//! (`entry.rs`); the stack comes later, when an M first runs the G. The new G goes into `runnext` of the spawning M's P (Go's rule: the child runs
-//! next, the spawner's queue order is otherwise kept), or onto the global queue from a plain
-//! thread.
+//! (`entry.rs`); the stack comes later, when an M first runs the G. The new G goes into
+//! `runnext` of the spawning M's P (Go's rule: the child runs next, the spawner's queue order
+//! is otherwise kept), or onto the global queue from a plain thread.
 //!
 //! The entry wrapper catches a panic, takes the G out of the live count (so `num_goroutines`
 //! has dropped by the time `join` returns), marks it `Dead` and gives up its own reference

@@ -29,9 +29,9 @@
 //!
 //! # Memory ordering
 //! - `IN_HANDLER` increment then `WANTED` load (handler) ↔ `WANTED` store then `IN_HANDLER`
-//!   loads (`set_wanted`, then `wait_for_handlers` in `settle`): all `SeqCst`, a store-load pair each way, so either the handler sees
-//!   the new `WANTED`, or `settle` sees it counted and waits for its decrement (`SeqCst`
-//!   too: its `PENDING` update comes before it).
+//!   loads (`set_wanted`, then `wait_for_handlers` in `settle`): all `SeqCst`, a store-load
+//!   pair each way, so either the handler sees the new `WANTED`, or `settle` sees it counted
+//!   and waits for its decrement (`SeqCst` too: its `PENDING` update comes before it).
 //! - `PENDING |= bit` then the eventfd write (handler) ↔ the eventfd read then
 //!   `PENDING.swap(0)` (dispatch): a bit set after the swap comes with a write after the
 //!   read, which the edge-triggered poller reports again. The `fetch_or` is `Release`, the
