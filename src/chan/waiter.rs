@@ -212,7 +212,7 @@ pub(crate) struct Claim {
 
 impl Claim {
     /// Ends the wait with `wake` (not `Deliver`) and unparks the owner.
-    pub(crate) fn finish(mut self, wake: Wake) {
+    pub(crate) fn finish(self, wake: Wake) {
         let tag = match wake {
             Wake::Completed => COMPLETED,
             Wake::Closed => CLOSED,
@@ -224,21 +224,29 @@ impl Claim {
 
     /// Ends the wait with `DELIVER`: the owner (a lazy send arm) must deliver its value into
     /// `delivery`, a packet the claimer keeps alive until the owner marks it done.
-    pub(crate) fn deliver(mut self, delivery: *const ()) {
+    pub(crate) fn deliver(self, delivery: *const ()) {
         // SAFETY: we are the one claimer (CAS won); the owner reads `delivery` only after
         // seeing the DELIVER tag that `end` stores below with Release.
         unsafe { *self.waiter.as_ref().delivery.get() = delivery };
         self.end(DELIVER);
     }
 
-    fn end(&mut self, tag: usize) {
+    /// Consumes the claim without running its `Drop` (the retry-on-unwind net), which would
+    /// only find the unparker gone.
+    #[inline]
+    fn end(self, tag: usize) {
+        let mut this = std::mem::ManuallyDrop::new(self);
+        this.end_in_place(tag);
+    }
+
+    fn end_in_place(&mut self, tag: usize) {
         // SAFETY: the waiter stays alive until the owner sees a final state, which is the
         // store below; this is our last access to it.
         let state = unsafe { &self.waiter.as_ref().state };
         // Release: pairs with the Acquire load in `Waiter::wait`; publishes the packet.
         state.finish(tag, self.arm);
         if let Some(unparker) = self.unparker.take() {
-            unparker.unpark_once();
+            unparker.unpark();
         }
     }
 }
@@ -246,7 +254,7 @@ impl Claim {
 impl Drop for Claim {
     fn drop(&mut self) {
         if self.unparker.is_some() {
-            self.end(RETRY);
+            self.end_in_place(RETRY);
         }
     }
 }

@@ -496,7 +496,7 @@ impl<T> DeliveryTarget<T> {
         // Release: pairs with the Acquire in `receive_delivery`; after it, hands off.
         delivery.state.store(outcome, Ordering::Release);
         if let Some(unparker) = unparker {
-            unparker.unpark_once();
+            unparker.unpark();
         }
     }
 }

@@ -12,7 +12,8 @@
 //!   `unpark` that moves its park token from `PARKED` to `EMPTY` gains the right to queue it.
 //! - `Syscall`: running on an M that gave up its P (see the syscall handoff).
 //! - `Dead`: finished; its stack is back in the pool. Only the header remains while references
-//!   (a `JoinHandle`, an old `Unparker`) are alive.
+//!   (a `JoinHandle`, a dump's snapshot) are alive. An `Unparker` holds no reference
+//!   (`gref.rs`: `WakeRef`).
 //!
 //! State words are written only by the thread that owns the G at that moment (relaxed stores);
 //! readers such as a dump take them as a snapshot that may be a moment old.
@@ -20,11 +21,11 @@
 //! # Size
 //! A million parked or queued Gs are a million headers written at spawn and read again, cold,
 //! when they run, so the header is kept to what a G that has not run needs: 240 bytes, in a
-//! 256-byte, cache-line-aligned block with its count (`gref.rs`). Rare data costs one word
-//! (the name, boxed; the spawn backtrace, boxed and off by default); the overflow handler's
-//! record lives on the G's own stack once it runs; the join slot holds one box and a flag
-//! rather than a `Result`; the closure (up to 64 bytes) shares the body with the coroutine
-//! that replaces it.
+//! 256-byte, cache-line-aligned block with its count and park token (`gref.rs`). Rare data
+//! costs one word (the name, boxed; the spawn backtrace, boxed and off by default); the
+//! overflow handler's record lives on the G's own stack once it runs; the join slot holds one
+//! box and a flag rather than a `Result`; the closure (up to 64 bytes) shares the body with
+//! the coroutine that replaces it.
 
 /// Why a goroutine is parked. Shown in dumps and leak reports, so each blocking object has
 /// its own reason (Go's rule: "reasons should be unique and descriptive").
@@ -177,7 +178,6 @@ use super::coro::{GCoroutine, Yielder};
 use super::entry::EntrySlot;
 use super::join::JoinSlot;
 use super::overflow::RunningStack;
-use super::token::ParkToken;
 use crate::leak::site::SiteCounter;
 
 /// A counted reference to a G (see `gref.rs`). A run-queue entry is one of these.
@@ -247,8 +247,6 @@ pub(crate) struct G {
     status: AtomicU32,
     /// Coarse nanoseconds at the last status change; same rules as `status`.
     status_since: AtomicU64,
-    /// The park token (see `token.rs`).
-    pub(crate) park_token: ParkToken,
     /// Where the G leaves its result for its `JoinHandle`.
     pub(crate) join: JoinSlot,
     /// Per-site count, leak-check scope and spawn backtrace (the leak tracker's fields).
@@ -301,7 +299,6 @@ impl G {
             spawned_at: now,
             status: AtomicU32::new(STATUS_RUNNABLE),
             status_since: AtomicU64::new(now),
-            park_token: ParkToken::new(),
             join: JoinSlot::new(),
             leak,
             yielder: AtomicPtr::new(std::ptr::null_mut()),

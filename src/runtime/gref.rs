@@ -17,8 +17,17 @@
 //!
 //! # Invariants
 //! - `Block::refs` counts the live `GRef`s, the raw pointers made by `into_raw` not yet
-//!   turned back by `from_raw`, and the G's own reference while it has not finished. The G
-//!   is dropped, and its block recycled, exactly when the count reaches 0.
+//!   turned back by `from_raw`, the G's own reference while it has not finished, and the
+//!   *parked reference*: the run-queue reference an M gives up when it commits the G's park
+//!   ([`GRef::commit_park`]), which the unpark that wins the token takes back
+//!   ([`WakeRef::unpark`]). The G is dropped, and its block recycled, exactly when the count
+//!   reaches 0.
+//! - The park token lives in the block, beside the count, not in the header: a [`WakeRef`]
+//!   (what an `Unparker` holds) is *uncounted*, so it may outlive its G, and the token it
+//!   touches must then still be an atomic, valid in every state of the block. It is made with
+//!   the chunk, reset by each spawn with an atomic store, and never written otherwise than
+//!   atomically. A stale `WakeRef` can thus only leave a token for, or wake, whichever G the
+//!   block holds now: a spurious wake-up, which every `park` caller tolerates (`park.rs`).
 //! - A block whose count is 0 holds no live G (it is free, or being filled by a spawn);
 //!   `refs` is only ever accessed atomically, so a walker may read it at any time.
 //! - Chunks are never freed: a pointer to a block stays valid for the life of the process.
@@ -39,6 +48,7 @@ use std::sync::Mutex;
 
 use super::g::G;
 use super::sched::lock;
+use super::token::ParkToken;
 
 /// Blocks a thread keeps before handing a batch to the global pool (256 KiB of blocks): large
 /// enough that a spawner fed by another thread's frees takes long sorted runs.
@@ -53,6 +63,8 @@ const CHUNK_BLOCKS: usize = 64;
 #[repr(C, align(64))]
 struct Block {
     refs: AtomicUsize,
+    /// The G's park token (here rather than in the header: see the module invariants).
+    park_token: ParkToken,
     g: UnsafeCell<MaybeUninit<G>>,
 }
 
@@ -99,14 +111,14 @@ fn new_chunk() -> impl Iterator<Item = FreeBlock> {
     let base = unsafe { alloc(chunk_layout()) }.cast::<Block>();
     let base = NonNull::new(base).unwrap_or_else(|| handle_alloc_error(chunk_layout()));
     for i in 0..CHUNK_BLOCKS {
-        // SAFETY: `i` is within the chunk just allocated; writing the count makes every block
-        // a valid free block before any walker can see the chunk (registered below, under the
-        // lock a walker takes to read the list).
+        // SAFETY: `i` is within the chunk just allocated; writing the count and the token
+        // makes every block a valid free block before any walker can see the chunk
+        // (registered below, under the lock a walker takes to read the list) and before any
+        // `WakeRef` to it can exist (the block is not handed out yet).
         unsafe {
-            ptr::write(
-                ptr::addr_of_mut!((*base.as_ptr().add(i)).refs),
-                AtomicUsize::new(0),
-            )
+            let block = base.as_ptr().add(i);
+            ptr::write(ptr::addr_of_mut!((*block).refs), AtomicUsize::new(0));
+            ptr::write(ptr::addr_of_mut!((*block).park_token), ParkToken::new());
         };
     }
     lock(&CHUNKS).push(Chunk(base));
@@ -219,6 +231,9 @@ impl GRef {
         let block = take_block().0;
         // SAFETY: the block is free (count 0): nobody reads its header, so we may write it.
         unsafe { (*block.as_ref().g.get()).write(make()) };
+        // A token the block's last G left (or a stale `WakeRef` left since) would only cost
+        // the new G a spurious wake-up; clear it anyway. SAFETY: blocks are never freed.
+        unsafe { block.as_ref() }.park_token.reset();
         // SAFETY: as above; `refs` is always valid. Release: publishes the header to walkers.
         unsafe { block.as_ref() }.refs.store(N, Ordering::Release);
         [(); N].map(|()| GRef { ptr: block })
@@ -276,6 +291,22 @@ impl GRef {
         debug_assert!(before > 1, "a finishing G's M holds a reference");
     }
 
+    /// The M, after its G switched out to park: commits the park (see `token.rs`). On success
+    /// this reference becomes the *parked reference*, held by the token's `PARKED` state until
+    /// the winning [`WakeRef::unpark`] takes it back; the caller must not touch the G again
+    /// (it may be running elsewhere already). On failure an unpark came first and left a token
+    /// (now consumed): the reference comes back, and the G is to be resumed at once.
+    #[inline]
+    pub(crate) fn commit_park(self) -> Result<(), GRef> {
+        // SAFETY: a live `GRef`'s block is valid, and the token always is.
+        if unsafe { self.ptr.as_ref() }.park_token.commit_park() {
+            std::mem::forget(self);
+            Ok(())
+        } else {
+            Err(self)
+        }
+    }
+
     /// The G's address.
     pub(crate) fn as_ptr(&self) -> *const G {
         // SAFETY: a live `GRef`'s block holds an initialised header.
@@ -288,6 +319,64 @@ impl GRef {
     pub(crate) fn count(&self) -> usize {
         // SAFETY: a live `GRef` keeps its block's G alive.
         unsafe { self.ptr.as_ref() }.refs.load(Ordering::Acquire)
+    }
+}
+
+impl G {
+    /// This G's park token (kept in its block, see the module invariants).
+    #[inline]
+    pub(crate) fn park_token(&self) -> &ParkToken {
+        // SAFETY: every G lives in a block (spawn builds them there), the token is valid for
+        // the block's whole life, and the block outlives `self`.
+        unsafe { &GRef::block_of(self).as_ref().park_token }
+    }
+}
+
+/// An uncounted pointer to a G's block, good for one thing: unparking it (what an
+/// `Unparker` holds). Copying it costs nothing, and holding it keeps nothing alive: once its
+/// G has finished, the block may hold another G, which a stale `unpark` then wakes
+/// spuriously (harmless: every `park` caller re-checks its condition). That trade removes a
+/// locked increment and decrement from every channel, mutex and timer wait.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct WakeRef {
+    block: NonNull<Block>,
+}
+
+// SAFETY: a `WakeRef` only ever touches its block's token, atomically; blocks are never freed
+// and their token is valid in every state (module invariants). The `GRef` an unpark may
+// produce is sound on its own terms (`unpark`).
+unsafe impl Send for WakeRef {}
+// SAFETY: as for `Send`: shared use is atomic operations on the token.
+unsafe impl Sync for WakeRef {}
+
+impl WakeRef {
+    /// The wake reference of a G the caller can see.
+    #[inline]
+    pub(crate) fn of(g: &G) -> WakeRef {
+        WakeRef {
+            block: GRef::block_of(g),
+        }
+    }
+
+    /// Gives the G its token: returns the parked reference if this call woke a parked G
+    /// (the caller must then queue it), or `None` if it left a token, or one was there.
+    #[inline]
+    pub(crate) fn unpark(self) -> Option<GRef> {
+        // SAFETY: blocks are never freed, and the token is always valid.
+        let token = unsafe { &self.block.as_ref().park_token };
+        if token.unpark() {
+            // Winning `PARKED -> EMPTY` hands us the reference the M gave up in `commit_park`
+            // (the token's `PARKED` state held it), so the count already includes it.
+            Some(GRef { ptr: self.block })
+        } else {
+            None
+        }
+    }
+}
+
+impl std::fmt::Debug for WakeRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "WakeRef({:p})", self.block)
     }
 }
 
@@ -338,5 +427,18 @@ fn destroy(block: NonNull<Block>) {
 impl std::fmt::Debug for GRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         (**self).fmt(f)
+    }
+}
+
+#[cfg(test)]
+mod layout_tests {
+    use super::*;
+
+    /// The count, the park token and the header fill one 256-byte block (four cache lines);
+    /// `g.rs` documents what the header holds and why.
+    #[test]
+    fn a_block_is_four_cache_lines() {
+        assert_eq!(std::mem::size_of::<Block>(), 256);
+        assert!(std::mem::size_of::<G>() <= 240);
     }
 }

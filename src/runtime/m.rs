@@ -176,8 +176,11 @@ fn m_main(handle: Arc<MHandle>, p: &'static P, spinning: bool) {
 enum RunOutcome {
     /// It yielded: the caller puts it back at the tail of the queue.
     Yielded,
-    /// It parked (the park is committed) or finished: the caller just lets go of it.
-    Gone,
+    /// It switched out to park: the caller commits the park, after which it must not touch
+    /// the G (`GRef::commit_park`).
+    Parking,
+    /// It finished: the caller lets go of its reference.
+    Finished,
 }
 
 /// Runs `g`, then keeps running the Gs queued on this P for as long as the next one is local
@@ -190,19 +193,31 @@ fn execute(s: &Sched, m: &mut MLocal, mut g: GRef) {
     let watch = super::sysmon::watch(p.id);
     loop {
         let outcome = run(m, p, watch, &g);
-        if outcome == RunOutcome::Yielded {
-            // The queue entry is the reference we were given: moved back, not cloned.
-            // SAFETY: this M holds `p`.
-            unsafe { p.put(g, false) };
-        } else {
-            drop(g);
+        match outcome {
+            RunOutcome::Yielded => {
+                // The queue entry is the reference we were given: moved back, not cloned.
+                // SAFETY: this M holds `p`.
+                unsafe { p.put(g, false) };
+            }
+            RunOutcome::Finished => drop(g),
+            RunOutcome::Parking => {
+                // Commit the park: from here the G, and our reference with it, belong to
+                // whoever unparks it. An unpark that came in since the G decided to park left
+                // a token: run the G again at once (no tick: it is the same run, resumed).
+                if let Err(back) = g.commit_park() {
+                    g = back;
+                    g.set_state(GState::Running);
+                    continue;
+                }
+                MStats::bump(&m.handle.stats.parks);
+            }
         }
         if !super::find::fast_path_allowed(m) || p.id >= s.nprocs() {
             return;
         }
         // [syscall] A G that lost its P in `blocking` parked and left this M a note: the M
         // loop must drop the stale P first.
-        if outcome == RunOutcome::Gone && super::syscall::exit_pending() {
+        if outcome == RunOutcome::Parking && super::syscall::exit_pending() {
             return;
         }
         match super::find::next_on_p(m, p) {
@@ -218,7 +233,7 @@ fn run(m: &MLocal, p: &'static P, watch: &ProcWatch, g: &GRef) -> RunOutcome {
     let tick = super::sysmon::before_run(watch, g);
     CURRENT_G.with(|c| c.set(g.as_ptr()));
     g.set_state_untimed(GState::Running);
-    let outcome = loop {
+    let outcome = {
         // SAFETY: we popped `g` from a run queue, which gives us the right to run it.
         let body = unsafe { g.body() };
         if let GBody::NotStarted(_) = body {
@@ -254,21 +269,14 @@ fn run(m: &MLocal, p: &'static P, watch: &ProcWatch, g: &GRef) -> RunOutcome {
                 // The G marked itself `Dead` in its entry wrapper, before giving up its own
                 // reference (walkers rely on that order, `spawn.rs`).
                 MStats::bump(&m.handle.stats.finished);
-                break RunOutcome::Gone;
+                RunOutcome::Finished
             }
             Some(Switch::Yield) => {
                 g.set_state_untimed(GState::Runnable);
-                break RunOutcome::Yielded;
+                RunOutcome::Yielded
             }
-            Some(Switch::Park) => {
-                // Commit the park: from here the G belongs to whoever unparks it. An unpark
-                // that came in since the G decided to park left a token: run it again.
-                if g.park_token.commit_park() {
-                    MStats::bump(&m.handle.stats.parks);
-                    break RunOutcome::Gone;
-                }
-                g.set_state(GState::Running);
-            }
+            // The park is committed by `execute`, after the last use of `g` below.
+            Some(Switch::Park) => RunOutcome::Parking,
         }
     };
     CURRENT_G.with(|c| c.set(ptr::null()));

@@ -22,6 +22,11 @@
 //! - `unpark`: `EMPTY → NOTIFIED` (the G is running: leave a token), `NOTIFIED` (nothing to
 //!   do), or `PARKED → EMPTY`, and then the winner of that CAS, and only it, queues the G
 //!   (in `runnext` of the unparker's P: the woken G runs next, Go's hand-off).
+//! - An `Unparker` holds no reference to its G (a `WakeRef`, `gref.rs`): the parked G is kept
+//!   alive by the reference its M gave up when committing the park, which the winning unpark
+//!   takes back and puts in the run queue. Making an unparker and waking through it touch no
+//!   reference count. An unparker that outlives its G can only wake whichever G reuses the
+//!   block: a spurious wake-up, which the loop every caller parks in absorbs.
 //! - Orderings: the unparker's writes before `unpark` (a value put in a channel slot)
 //!   happen-before the G's reads after `park` returns: the CAS that takes the token or queues
 //!   the G is Release, the consuming CAS and the run-queue pop are Acquire.
@@ -29,7 +34,8 @@
 use std::time::Instant;
 
 use super::coro::{self, Switch};
-use super::g::{GRef, GState, WaitReason, G};
+use super::g::{GState, WaitReason, G};
+use super::gref::WakeRef;
 use super::m::current_g;
 use super::timer::{self, TimerAction};
 
@@ -62,7 +68,7 @@ pub(crate) fn park_until(reason: WaitReason, deadline: Instant) {
 }
 
 fn take_token(g: &G) -> bool {
-    g.park_token.take()
+    g.park_token().take()
 }
 
 fn park_g(g: &G, reason: WaitReason) {
@@ -89,7 +95,7 @@ pub(crate) struct Unparker {
 
 #[derive(Clone, Debug)]
 enum Target {
-    Goroutine(GRef),
+    Goroutine(WakeRef),
     Thread(std::thread::Thread),
 }
 
@@ -105,11 +111,8 @@ impl Unparker {
     }
 
     fn for_g(g: &G) -> Unparker {
-        // SAFETY: every G lives in a `GRef` block (spawn), and the caller's `&G` proves a
-        // reference is alive.
-        let g = unsafe { GRef::from_live(g) };
         Unparker {
-            target: Target::Goroutine(g),
+            target: Target::Goroutine(WakeRef::of(g)),
         }
     }
 
@@ -117,16 +120,7 @@ impl Unparker {
     /// woken goroutine runs next on the caller's P (a hand-off).
     pub(crate) fn unpark(&self) {
         match &self.target {
-            Target::Goroutine(g) => unpark_g(g, true),
-            Target::Thread(t) => t.unpark(),
-        }
-    }
-
-    /// As `unpark`, consuming the unparker: the reference it holds moves into the run queue
-    /// instead of being cloned (a channel hand-off's wake-up).
-    pub(crate) fn unpark_once(self) {
-        match self.target {
-            Target::Goroutine(g) => unpark_owned(g, true),
+            Target::Goroutine(g) => unpark_g(*g, true),
             Target::Thread(t) => t.unpark(),
         }
     }
@@ -135,21 +129,14 @@ impl Unparker {
     /// batches (timers), which must keep their order.
     pub(crate) fn unpark_in_order(&self) {
         match &self.target {
-            Target::Goroutine(g) => unpark_g(g, false),
+            Target::Goroutine(g) => unpark_g(*g, false),
             Target::Thread(t) => t.unpark(),
         }
     }
 }
 
-fn unpark_g(g: &GRef, next: bool) {
-    if g.park_token.unpark() {
-        g.set_state(GState::Runnable);
-        super::sched::ready(g.clone(), next);
-    }
-}
-
-fn unpark_owned(g: GRef, next: bool) {
-    if g.park_token.unpark() {
+fn unpark_g(g: WakeRef, next: bool) {
+    if let Some(g) = g.unpark() {
         g.set_state(GState::Runnable);
         super::sched::ready(g, next);
     }
@@ -158,7 +145,8 @@ fn unpark_owned(g: GRef, next: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use crate::runtime::g::GRef;
+    use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
     use std::sync::Arc;
     use std::sync::Mutex;
     use std::time::Duration;
@@ -245,6 +233,116 @@ mod tests {
         for h in handles {
             h.join().unwrap();
         }
+    }
+
+    /// An `Unparker` holds no reference: one kept after its goroutine finished can only wake
+    /// whichever goroutine now lives in the recycled block, spuriously. A thread hammers such
+    /// stale unparkers while new goroutines (in those blocks) park on channels and on a
+    /// counter: each must still finish once, with every value received exactly once.
+    #[test]
+    fn stale_unparkers_only_cause_spurious_wake_ups() {
+        let stale: Vec<Unparker> = (0..256)
+            .map(|_| crate::spawn(Unparker::current).join().unwrap())
+            .collect();
+        let stop = Arc::new(AtomicBool::new(false));
+        let hammer = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut sweeps = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    stale.iter().for_each(Unparker::unpark);
+                    sweeps += 1;
+                }
+                sweeps
+            })
+        };
+        for _ in 0..100 {
+            const RECEIVERS: u64 = 32;
+            const VALUES: u64 = 2_000;
+            let (tx, rx) = crate::chan::<u64>(0);
+            let released = Arc::new(AtomicUsize::new(0));
+            let receivers: Vec<_> = (0..RECEIVERS)
+                .map(|_| {
+                    let rx = rx.clone();
+                    crate::spawn(move || rx.iter().sum::<u64>())
+                })
+                .collect();
+            drop(rx);
+            // A goroutine parked on a plain counter: woken spuriously, it parks again.
+            let (slot_tx, slot_rx) = std::sync::mpsc::channel();
+            let counter = released.clone();
+            let sleeper = crate::spawn(move || {
+                slot_tx.send(Unparker::current()).unwrap();
+                while counter.load(Ordering::Acquire) == 0 {
+                    park(WaitReason::Park);
+                }
+            });
+            let sender = crate::spawn(move || (0..VALUES).for_each(|v| tx.send(v).unwrap()));
+            sender.join().unwrap();
+            let total: u64 = receivers.into_iter().map(|h| h.join().unwrap()).sum();
+            assert_eq!(total, VALUES * (VALUES - 1) / 2);
+            released.store(1, Ordering::Release);
+            slot_rx.recv().unwrap().unpark();
+            sleeper.join().unwrap();
+        }
+        stop.store(true, Ordering::Relaxed);
+        assert!(hammer.join().unwrap() > 0);
+    }
+
+    /// The waker publishes a condition, then unparks; the G, which carries a stale token from
+    /// an earlier operation, re-checks the condition around each park (every blocking object
+    /// works this way). The unpark must publish the condition even when it finds the stale
+    /// token there: once it only loaded the token, the G could consume the stale token, read
+    /// the condition before the waker's store reached it, and park for good (a select stress
+    /// test hung on 2 procs about once in ten runs). A lost wake-up shows here as a round that
+    /// lasts until the waiter's generous deadline (the old unpark lost one in about every
+    /// hundred rounds here).
+    #[test]
+    fn a_condition_set_before_unpark_is_seen_despite_a_stale_token() {
+        const ROUNDS: u64 = 20_000;
+        let asked = Arc::new(AtomicU64::new(0));
+        let released = Arc::new(AtomicU64::new(0));
+        let (slot_tx, slot_rx) = std::sync::mpsc::channel();
+        let (a, r) = (asked.clone(), released.clone());
+        let waiter = crate::spawn(move || {
+            let me = Unparker::current();
+            slot_tx.send(me.clone()).unwrap();
+            for round in 1..=ROUNDS {
+                me.unpark(); // the stale token a late timer would leave
+                a.store(round, Ordering::Release);
+                let deadline = Instant::now() + Duration::from_secs(2);
+                while r.load(Ordering::Acquire) < round {
+                    park_until(WaitReason::Park, deadline);
+                }
+                // Only the deadline ends a wait whose wake-up was lost (the condition, long
+                // since stored, is then seen); a round never takes that long otherwise.
+                if Instant::now() >= deadline {
+                    a.store(u64::MAX, Ordering::Release); // lets the waker go
+                    return Err(round);
+                }
+            }
+            Ok(())
+        });
+        let unparker = slot_rx.recv().unwrap();
+        // A plain thread, so the two sides really run at once whatever the procs.
+        let waker = std::thread::spawn(move || {
+            for round in 1..=ROUNDS {
+                let seen = loop {
+                    match asked.load(Ordering::Acquire) {
+                        seen if seen < round => std::hint::spin_loop(),
+                        seen => break seen,
+                    }
+                };
+                if seen == u64::MAX {
+                    return;
+                }
+                released.store(round, Ordering::Release);
+                unparker.unpark();
+            }
+        });
+        let outcome = waiter.join().unwrap();
+        waker.join().unwrap();
+        assert_eq!(outcome, Ok(()), "the wake-up of this round was lost");
     }
 
     #[test]

@@ -132,7 +132,7 @@ fn exit_syscall(g: &'static G, p: &'static P) {
 fn exit_syscall_slow(g: &'static G) {
     m::set_current(g, ptr::null());
     g.set_state(GState::Runnable);
-    let mut had_token = g.park_token.take();
+    let mut had_token = g.park_token().take();
     set_exit_pending(Box::into_raw(Box::new(Unparker::current())));
     loop {
         coro::suspend(g, Switch::Park);
@@ -148,7 +148,7 @@ fn exit_syscall_slow(g: &'static G) {
     if had_token {
         // Give the token back (we run, so this leaves it; if an unpark left one meanwhile,
         // that one stands for both).
-        let _ = g.park_token.unpark();
+        let _ = g.park_token().unpark();
     }
 }
 
@@ -185,7 +185,7 @@ fn finish_slow_exit(s: &Sched, m: &mut MLocal, pending: *mut Unparker) {
     }
     // With a P: into its `runnext`, so the G runs next on this M. Without: the global queue
     // (and a wake-up for an idle P, if any), and this M goes to the idle list.
-    unparker.unpark_once();
+    unparker.unpark();
 }
 
 /// Bounds the number of worker threads (Ms) the runtime may start (Go's

@@ -13,6 +13,11 @@
 //! 2. Each committed park is ended by exactly one `unpark` that returns `true` (queued once,
 //!    never twice, never lost), however many unparks race.
 //!
+//! The token also carries a reference: `PARKED` holds the run-queue reference the M gave up
+//! when it committed the park, and the one `unpark` that wins `PARKED → EMPTY` takes it back
+//! to queue the G (`gref.rs`: `GRef::commit_park`, `WakeRef::unpark`). So waking costs no
+//! reference-count update, and property 2 is what keeps that count right.
+//!
 //! Orderings: `unpark`'s successful CAS is Release (the waker's writes before it are visible to
 //! whoever consumes the token or runs the queued G); `take`/`commit` are Acquire on success so
 //! the G sees them.
@@ -37,6 +42,12 @@ impl ParkToken {
         ParkToken {
             state: AtomicU8::new(EMPTY),
         }
+    }
+
+    /// Clears the token for a new G in a recycled block (spawn, before the G is published).
+    #[inline]
+    pub(crate) fn reset(&self) {
+        self.state.store(EMPTY, Ordering::Relaxed);
     }
 
     /// The G, about to park: consumes a token if there is one (then it must not park).
@@ -72,20 +83,29 @@ impl ParkToken {
 
     /// Any thread: true if the caller must now queue the G (it was parked and this call woke
     /// it); false if it left a token or one was already there.
+    ///
+    /// Always a read-modify-write, even when a token is already there (`NOTIFIED → NOTIFIED`):
+    /// the caller's writes before this call (a waiter's final state, a value in a slot) must
+    /// reach the G through the token, and a bare load that sees an old token publishes
+    /// nothing. With a load only, an unparker could store its condition, see a stale token,
+    /// and return, while the G consumed that stale token, read the condition before the
+    /// store reached it, and parked: a lost wake-up (x86 lets the unparker's load pass its
+    /// own store). As an RMW, either it comes after the G's take in the token's order and
+    /// leaves a fresh token, or the G's take reads it and, by its Acquire, the condition.
     #[inline]
     pub(crate) fn unpark(&self) -> bool {
-        let mut state = self.state.load(Ordering::Acquire);
+        let mut state = self.state.load(Ordering::Relaxed);
         loop {
-            let (from, to) = match state {
-                EMPTY => (EMPTY, NOTIFIED),
-                PARKED => (PARKED, EMPTY),
-                _ => return false,
+            let to = match state {
+                EMPTY => NOTIFIED,
+                PARKED => EMPTY,
+                _ => NOTIFIED,
             };
             match self
                 .state
-                .compare_exchange_weak(from, to, Ordering::AcqRel, Ordering::Acquire)
+                .compare_exchange_weak(state, to, Ordering::AcqRel, Ordering::Relaxed)
             {
-                Ok(_) => return from == PARKED,
+                Ok(_) => return state == PARKED,
                 Err(now) => state = now,
             }
         }
@@ -127,6 +147,43 @@ mod tests {
                 assert_eq!(queued, 1, "a committed park must be woken exactly once");
             } else {
                 assert_eq!(queued, 0, "a G that did not park must not be queued");
+            }
+        });
+    }
+
+    /// The protocol every blocking object uses: the waker publishes a condition, then unparks;
+    /// the G re-checks the condition around each park. With a stale token already there (an
+    /// earlier operation's late unpark), the G must still never park for good once the
+    /// condition is set: if its park commits, the waker's unpark is the one that wakes it.
+    #[test]
+    fn loom_a_condition_set_before_unpark_is_seen_despite_a_stale_token() {
+        loom::model(|| {
+            use loom::sync::atomic::AtomicBool;
+            let token = Arc::new(ParkToken::new());
+            assert!(
+                !token.unpark(),
+                "no G is parked: this leaves the stale token"
+            );
+            let ready = Arc::new(AtomicBool::new(false));
+            let (t, r) = (token.clone(), ready.clone());
+            let mut waker = Some(thread::spawn(move || {
+                r.store(true, Ordering::Release);
+                t.unpark()
+            }));
+            let mut woken_by_waker = false;
+            while !ready.load(Ordering::Acquire) {
+                if token.take() {
+                    continue;
+                }
+                if token.commit_park() {
+                    // Parked: nothing but the waker's unpark can end this park.
+                    let queued = waker.take().expect("parked once").join().unwrap();
+                    assert!(queued, "lost wake-up: the G parked and nobody queued it");
+                    woken_by_waker = true;
+                }
+            }
+            if let Some(waker) = waker {
+                assert!(!waker.join().unwrap() || woken_by_waker);
             }
         });
     }

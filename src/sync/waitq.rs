@@ -363,10 +363,10 @@ impl<D, S> Drop for QueueGuard<'_, D, S> {
         // Release the queue lock first so the woken waiters never block on it.
         drop(self.list.take());
         if let Some(first) = self.woken_first.take() {
-            first.unpark_once();
+            first.unpark();
         }
         for unparker in self.woken_rest.drain(..) {
-            unparker.unpark_once();
+            unparker.unpark();
         }
     }
 }
