@@ -111,10 +111,10 @@ fn new_chunk() -> impl Iterator<Item = FreeBlock> {
     let base = unsafe { alloc(chunk_layout()) }.cast::<Block>();
     let base = NonNull::new(base).unwrap_or_else(|| handle_alloc_error(chunk_layout()));
     for i in 0..CHUNK_BLOCKS {
-        // SAFETY: `i` is within the chunk just allocated; writing the count and the token
-        // makes every block a valid free block before any walker can see the chunk
-        // (registered below, under the lock a walker takes to read the list) and before any
-        // `WakeRef` to it can exist (the block is not handed out yet).
+        // The count and the token are written before any walker can see the chunk (it is
+        // registered below, under the lock walkers take) or any `WakeRef` to it can exist.
+        // SAFETY: `i` is within the chunk just allocated; these writes make each block a
+        // valid free block.
         unsafe {
             let block = base.as_ptr().add(i);
             ptr::write(ptr::addr_of_mut!((*block).refs), AtomicUsize::new(0));
@@ -232,7 +232,8 @@ impl GRef {
         // SAFETY: the block is free (count 0): nobody reads its header, so we may write it.
         unsafe { (*block.as_ref().g.get()).write(make()) };
         // A token the block's last G left (or a stale `WakeRef` left since) would only cost
-        // the new G a spurious wake-up; clear it anyway. SAFETY: blocks are never freed.
+        // the new G a spurious wake-up; clear it anyway.
+        // SAFETY: blocks are never freed, and their token is always initialised.
         unsafe { block.as_ref() }.park_token.reset();
         // SAFETY: as above; `refs` is always valid. Release: publishes the header to walkers.
         unsafe { block.as_ref() }.refs.store(N, Ordering::Release);

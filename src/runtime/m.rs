@@ -203,7 +203,8 @@ fn execute(s: &Sched, m: &mut MLocal, mut g: GRef) {
             RunOutcome::Parking => {
                 // Commit the park: from here the G, and our reference with it, belong to
                 // whoever unparks it. An unpark that came in since the G decided to park left
-                // a token: run the G again at once (no tick: it is the same run, resumed).
+                // a token: resume the G at once (the same schedule: no fairness tick). The
+                // timed store dates the end of its `Waiting` state.
                 if let Err(back) = g.commit_park() {
                     g = back;
                     g.set_state(GState::Running);

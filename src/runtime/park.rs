@@ -19,9 +19,10 @@
 //!   records `Waiting(reason)` and switches to its M, which commits the park on its own stack
 //!   with `EMPTY → PARKED`. If that CAS fails, an unpark arrived in between and left a token:
 //!   the M resumes the G at once. A G is never queued while it still runs on its stack.
-//! - `unpark`: `EMPTY → NOTIFIED` (the G is running: leave a token), `NOTIFIED` (nothing to
-//!   do), or `PARKED → EMPTY`, and then the winner of that CAS, and only it, queues the G
-//!   (in `runnext` of the unparker's P: the woken G runs next, Go's hand-off).
+//! - `unpark`: `EMPTY → NOTIFIED` (the G is running: leave a token), `NOTIFIED → NOTIFIED`
+//!   (a token is there already; still a CAS, so the caller's writes are published: see
+//!   `token.rs`), or `PARKED → EMPTY`, and then the winner of that CAS, and only it, queues
+//!   the G (in `runnext` of the unparker's P: the woken G runs next, Go's hand-off).
 //! - An `Unparker` holds no reference to its G (a `WakeRef`, `gref.rs`): the parked G is kept
 //!   alive by the reference its M gave up when committing the park, which the winning unpark
 //!   takes back and puts in the run queue. Making an unparker and waking through it touch no
