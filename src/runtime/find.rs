@@ -155,7 +155,7 @@ fn steal_global(s: &Sched, p: &P) -> Option<GRef> {
     }
 }
 
-/// Step 5: steal half of another P's queue.
+/// Step 6: steal half of another P's queue.
 fn steal_work(s: &Sched, m: &mut MLocal, p: &'static P) -> Option<GRef> {
     let nprocs = s.nprocs();
     if nprocs <= 1 {
@@ -234,45 +234,116 @@ pub(crate) fn reset_spinning(s: &Sched, m: &mut MLocal) {
     }
 }
 
-/// Step 6: give the P back; then the re-checks that make a lost wake-up impossible.
+/// Step 7: give the P back; then the re-checks that make a lost wake-up impossible.
+///
+/// A thread with no P that queues a G globally (`sched::ready`) pushes, fences, then wakes an
+/// M only if some P is idle and no M spins: a spinner is trusted to find the G. So an M
+/// must make its P visible as idle, and stop counting as a spinner, *before* its last look
+/// at the global queue. Looking first and uncounting after left a window where the pusher saw the spinner,
+/// the spinner had already looked, and the G sat in the global queue with every M asleep.
 fn release_and_recheck(s: &Sched, m: &mut MLocal) -> Option<GRef> {
     let p = m.release_p().expect("holding a P");
     s.put_idle_p(p);
-    // StoreLoad: our P is visible as idle before we look at the global queue again. Pairs
-    // with the fence in `Sched::wakep` after a global push.
-    fence(Ordering::SeqCst);
-    if !s.global.is_empty() {
-        if let Some(p) = s.take_idle_p() {
-            m.acquire_p(p);
-            return None;
-        }
-    }
-    if m.spinning {
+    let was_spinning = m.spinning;
+    if was_spinning {
         m.spinning = false;
         s.nmspinning.fetch_sub(1, Ordering::SeqCst);
-        // StoreLoad: we no longer count as a spinner before we look at the queues again.
-        fence(Ordering::SeqCst);
+    }
+    // StoreLoad: our P is visible as idle, and we no longer count as a spinner, before we
+    // look at the queues again. Pairs with the fence in `Sched::wakep` after a global push.
+    fence(Ordering::SeqCst);
+    if !s.global.is_empty() {
+        return reacquire(s, m, was_spinning);
+    }
+    #[cfg(test)]
+    tests::widen_the_window_after_the_last_global_look();
+    if was_spinning {
+        // A G queued on a P's local queue while we spun: its readier saw us spinning and
+        // woke nobody (`Sched::wakep_local`). Only the last spinner must look, but looking
+        // is cheap.
         let nprocs = s.nprocs();
         for id in 0..nprocs {
             let Some(victim) = s.p_if_created(id) else {
                 continue;
             };
             if !victim.is_empty() {
-                if let Some(p) = s.take_idle_p() {
-                    m.acquire_p(p);
-                    m.spinning = true;
-                    s.nmspinning.fetch_add(1, Ordering::SeqCst);
-                    return None;
-                }
-                break;
+                return reacquire(s, m, true);
             }
         }
     }
     if super::timer::due_now(s) {
-        if let Some(p) = s.take_idle_p() {
-            m.acquire_p(p);
-            return None;
+        return reacquire(s, m, false);
+    }
+    None
+}
+
+/// The re-checks found work: take a P back (if another M has not taken every idle one, in
+/// which case it will run the work) and look again, spinning again if we were, so that
+/// finding the work wakes a further M (`reset_spinning`).
+fn reacquire(s: &Sched, m: &mut MLocal, spinning: bool) -> Option<GRef> {
+    if let Some(p) = s.take_idle_p() {
+        m.acquire_p(p);
+        if spinning {
+            m.spinning = true;
+            s.nmspinning.fetch_add(1, Ordering::SeqCst);
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    /// While set, an M that found the global queue empty on its way to sleep pauses there, so
+    /// a push from a thread with no P lands in the window the regression test below is about.
+    static WIDEN: AtomicBool = AtomicBool::new(false);
+
+    pub(super) fn widen_the_window_after_the_last_global_look() {
+        if WIDEN.load(Ordering::Relaxed) {
+            for _ in 0..3_000 {
+                std::hint::spin_loop();
+            }
+        }
+    }
+
+    /// A plain thread readies a goroutine (global queue, `Sched::wakep`) just as the last
+    /// spinning M gives its P back. With the M's last look at the global queue before it
+    /// stopped counting as a spinner, the thread saw a spinner and woke nobody, the M had
+    /// already looked, and the goroutine was never run: this test lost a wake-up within a
+    /// hundred rounds.
+    #[test]
+    fn a_goroutine_readied_as_the_last_spinner_gives_up_is_run() {
+        struct Narrow;
+        impl Drop for Narrow {
+            fn drop(&mut self) {
+                WIDEN.store(false, Ordering::Relaxed);
+            }
+        }
+        WIDEN.store(true, Ordering::Relaxed);
+        let _narrow = Narrow;
+        let (to_g, from_thread) = crate::chan::<usize>(0);
+        let (to_thread, from_g) = crate::chan::<usize>(0);
+        let echo = crate::spawn(move || {
+            for v in from_thread.iter() {
+                to_thread.send(v + 1).unwrap();
+            }
+        });
+        for i in 0..2_000 {
+            // Vary when the wake-up arrives against the idle M's spin and give-up.
+            for _ in 0..(i * 37) % 4_000 {
+                std::hint::spin_loop();
+            }
+            to_g.send(i).unwrap();
+            let reply = from_g.recv_timeout(Duration::from_secs(10));
+            assert_eq!(
+                reply,
+                Ok(i + 1),
+                "round {i}: the echoing goroutine was never woken"
+            );
+        }
+        drop(to_g);
+        echo.join().unwrap();
+    }
 }

@@ -11,9 +11,12 @@
 //! - A producer (anything that queues a G) queues it, then (a StoreLoad barrier for the
 //!   global queue and timers) reads `npidle` and `nmspinning`; if a P is idle and no M spins,
 //!   it wakes one M and makes it a spinner (`wakep`).
-//! - An M that stops spinning decrements `nmspinning`, then (StoreLoad) looks at every queue
-//!   once more before it sleeps. An M that gives its P back increments `npidle` first, then
-//!   (StoreLoad) re-checks the global queue. One of the two sides always sees the other.
+//! - An M that gives its P back increments `npidle` and, if it was spinning, decrements
+//!   `nmspinning`; only then (StoreLoad) does it look at the global queue, and a former
+//!   spinner at every local queue, once more before it sleeps. One of the two sides always
+//!   sees the other. The order matters: an M that looked at the global queue while still
+//!   counted as a spinner could miss a push whose producer saw that spinner and woke nobody
+//!   (a G left queued with every M asleep; `find.rs` has the regression test).
 //! - A spinner that finds work stops spinning, and if it was the last spinner it wakes another
 //!   (`reset_spinning`), so a burst of readied Gs is spread over idle Ps one M at a time.
 //! - Only a bounded number of Ms spin: at most half the busy Ps (Go's rule), so idle cores are
@@ -344,7 +347,7 @@ impl Sched {
     }
 
     /// After queueing on the global queue or firing timers: wake an M if a P is idle and no M
-    /// is looking for work. Pairs with the StoreLoad in `find::stop_spinning` / `release_p`.
+    /// is looking for work. Pairs with the StoreLoad in `find::release_and_recheck`.
     pub(crate) fn wakep(&self) {
         fence(Ordering::SeqCst);
         if self.npidle.load(Ordering::SeqCst) == 0 {
