@@ -565,8 +565,10 @@ pub(crate) fn idle_poll(s: &Sched, m: &mut MLocal) -> IdlePoll {
     if spinning || !p.is_empty() || !s.global.is_empty() {
         return IdlePoll::Work(p, spinning);
     }
-    s.put_idle_p(p);
-    IdlePoll::Polled
+    match s.put_idle_p_and_recheck(p) {
+        Some(p) => IdlePoll::Work(p, false),
+        None => IdlePoll::Polled,
+    }
 }
 
 /// Whether goroutines wait for I/O or signals (a hint for the scheduler's spinning).

@@ -292,37 +292,47 @@ fn reacquire(s: &Sched, m: &mut MLocal, spinning: bool) -> Option<GRef> {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::sync::atomic::{AtomicBool, Ordering};
+pub(crate) mod tests {
+    use std::io::{Read as _, Write as _};
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
 
-    /// While set, an M that found the global queue empty on its way to sleep pauses there, so
-    /// a push from a thread with no P lands in the window the regression test below is about.
-    static WIDEN: AtomicBool = AtomicBool::new(false);
+    /// While non-zero (tests running that want it), an M that found the global queue empty on
+    /// its way to sleep pauses there, so a push from a thread with no P lands in the window
+    /// the regression tests below are about.
+    static WIDEN: AtomicUsize = AtomicUsize::new(0);
 
-    pub(super) fn widen_the_window_after_the_last_global_look() {
-        if WIDEN.load(Ordering::Relaxed) {
+    pub(crate) fn widen_the_window_after_the_last_global_look() {
+        if WIDEN.load(Ordering::Relaxed) != 0 {
             for _ in 0..3_000 {
                 std::hint::spin_loop();
             }
         }
     }
 
-    /// A plain thread readies a goroutine (global queue, `Sched::wakep`) just as the last
-    /// spinning M gives its P back. With the M's last look at the global queue before it
-    /// stopped counting as a spinner, the thread saw a spinner and woke nobody, the M had
-    /// already looked, and the goroutine was never run: this test lost a wake-up within a
-    /// hundred rounds.
-    #[test]
-    fn a_goroutine_readied_as_the_last_spinner_gives_up_is_run() {
+    /// A plain thread and a goroutine bounce a value 2,000 times, the thread's sends arriving
+    /// at varied moments against the idle M's spin and give-up. Every send from the thread
+    /// queues the goroutine on the global queue (`Sched::wakep`). With `io_waiter`, another
+    /// goroutine waits on a socket meanwhile, so idle Ms go through the netpoller
+    /// (`netpoll::idle_poll`) on their way to sleep.
+    fn thread_goroutine_ping_pong_with_a_widened_window(io_waiter: bool) {
         struct Narrow;
         impl Drop for Narrow {
             fn drop(&mut self) {
-                WIDEN.store(false, Ordering::Relaxed);
+                WIDEN.fetch_sub(1, Ordering::Relaxed);
             }
         }
-        WIDEN.store(true, Ordering::Relaxed);
+        WIDEN.fetch_add(1, Ordering::Relaxed);
         let _narrow = Narrow;
+        let waiter = io_waiter.then(|| {
+            let (mut near, far) = crate::net::UnixStream::pair().unwrap();
+            let reader = crate::spawn(move || {
+                let mut far = far;
+                let mut byte = [0u8; 1];
+                far.read_exact(&mut byte).unwrap();
+            });
+            (reader, move || near.write_all(b"x").unwrap())
+        });
         let (to_g, from_thread) = crate::chan::<usize>(0);
         let (to_thread, from_g) = crate::chan::<usize>(0);
         let echo = crate::spawn(move || {
@@ -331,7 +341,6 @@ mod tests {
             }
         });
         for i in 0..2_000 {
-            // Vary when the wake-up arrives against the idle M's spin and give-up.
             for _ in 0..(i * 37) % 4_000 {
                 std::hint::spin_loop();
             }
@@ -345,5 +354,28 @@ mod tests {
         }
         drop(to_g);
         echo.join().unwrap();
+        if let Some((reader, mut release)) = waiter {
+            release();
+            reader.join().unwrap();
+        }
+    }
+
+    /// With the last spinner's final look at the global queue taken before it stopped
+    /// counting as a spinner, the thread saw a spinner and woke nobody, the M had already
+    /// looked, and the goroutine was never run: this lost a wake-up within a hundred rounds.
+    #[test]
+    fn a_goroutine_readied_as_the_last_spinner_gives_up_is_run() {
+        thread_goroutine_ping_pong_with_a_widened_window(false);
+    }
+
+    /// The same traffic while idle Ms sleep in the netpoller, where an M gives its P back
+    /// through `Sched::put_idle_p_and_recheck` after a poll. (That path, the idle list's
+    /// spurious wake-up and sysmon's hand-off had the same race: they looked at the global
+    /// queue, then put the P in the idle list with no look after. This test does not widen
+    /// their window often enough to fail on that old code; the looped unit-test binary did,
+    /// about one release run in seventy.)
+    #[test]
+    fn a_goroutine_readied_as_a_poller_gives_its_p_back_is_run() {
+        thread_goroutine_ping_pong_with_a_widened_window(true);
     }
 }

@@ -331,11 +331,12 @@ pub(crate) fn stop_m(s: &Sched, m: &mut MLocal) -> (&'static P, bool) {
         // Woken for timers, or spuriously: fire what is due, then look for a P.
         super::timer::fire_due(s);
         if let Some(p) = s.take_idle_p() {
-            if s.global.is_empty() && p.is_empty() {
-                s.put_idle_p(p);
-                continue;
+            if !s.global.is_empty() || !p.is_empty() {
+                return (p, false);
             }
-            return (p, false);
+            if let Some(p) = s.put_idle_p_and_recheck(p) {
+                return (p, false);
+            }
         }
     }
 }

@@ -16,7 +16,10 @@
 //!   spinner at every local queue, once more before it sleeps. One of the two sides always
 //!   sees the other. The order matters: an M that looked at the global queue while still
 //!   counted as a spinner could miss a push whose producer saw that spinner and woke nobody
-//!   (a G left queued with every M asleep; `find.rs` has the regression test).
+//!   (a G left queued with every M asleep; `find.rs` has the regression test). Every path
+//!   that gives back a P it found no work for — the idle list's spurious wake-up, the
+//!   netpoller's return, sysmon's hand-off — goes through `put_idle_p_and_recheck`, which
+//!   looks at the global queue after the P is idle, never only before.
 //! - A spinner that finds work stops spinning, and if it was the last spinner it wakes another
 //!   (`reset_spinning`), so a burst of readied Gs is spread over idle Ps one M at a time.
 //! - Only a bounded number of Ms spin: at most half the busy Ps (Go's rule), so idle cores are
@@ -203,6 +206,25 @@ impl Sched {
         p.status.store(P_IDLE, Ordering::Relaxed);
         idle.ps.push(p);
         self.npidle.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Gives back a P its caller found no work for: into the idle list, then (StoreLoad) one
+    /// more look at the global queue. A thread with no P that queued a G after the caller's
+    /// last look saw no idle P and woke nobody, trusting the holder to find it; so if the
+    /// queue has work now, an idle P is taken back and returned for the caller to run (on
+    /// this M or another). Every "nothing to do, give the P back" path goes through here or
+    /// through `find::release_and_recheck`, which adds a spinner's checks.
+    #[must_use]
+    pub(crate) fn put_idle_p_and_recheck(&self, p: &'static P) -> Option<&'static P> {
+        self.put_idle_p(p);
+        // StoreLoad: pairs with the fence in `wakep` after a global push.
+        fence(Ordering::SeqCst);
+        if self.global.is_empty() {
+            #[cfg(test)]
+            super::find::tests::widen_the_window_after_the_last_global_look();
+            return None;
+        }
+        self.take_idle_p()
     }
 
     /// Takes a P out of the idle list; the caller then holds it.

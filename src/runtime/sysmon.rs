@@ -464,5 +464,7 @@ fn hand_off(s: &Sched, p: &'static P) {
         s.run_p_on_m(p, true);
         return;
     }
-    s.put_idle_p(p);
+    if let Some(p) = s.put_idle_p_and_recheck(p) {
+        s.run_p_on_m(p, false);
+    }
 }
