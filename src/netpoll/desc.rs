@@ -15,6 +15,10 @@
 //!   park, or the notifier sees a waiter and unparks it. No wake-up is lost.
 //! - A stale report (its data already consumed by another reader) costs one failed system
 //!   call and a second wait, never a missed one.
+//! - A notifier bumps `seq` and only then takes the waiters, so it may take (and wake) a
+//!   waiter that read `seq` after the bump: a report that waiter has already seen. Woken with
+//!   `seq` unchanged, the waiter rejoins the list before it parks again (its SeqCst add, then
+//!   its re-read of `seq`: the same pairing as above).
 //!
 //! Several goroutines may wait on one direction (many acceptors on one listener): a report
 //! wakes them all, each retries, the losers wait again. Waking one would be wrong with edge
@@ -30,6 +34,7 @@
 //! - `nwaiting == first.is_some() as u32 + rest.len()`, written under `waiters`.
 //! - `seq` never decreases; a waiter's `Unparker` is in the list only while that waiter has
 //!   not returned from `wait` (it removes itself unless a notifier took it out first).
+//! - A waiter that parks with `seq` equal to what it saw is in the list.
 //!
 //! # Locks
 //! `waiters` is held only to push, remove or take entries; `unpark` is called after it is
@@ -162,6 +167,11 @@ impl PollDesc {
         if state.nwaiting.load(Ordering::SeqCst) == 0 {
             return;
         }
+        Self::wake_all(state);
+    }
+
+    /// Takes every waiter out of the list, then wakes them (outside the lock).
+    fn wake_all(state: &DirectionState) {
         let (first, rest) = {
             let mut waiters = lock(&state.waiters);
             state.nwaiting.store(0, Ordering::SeqCst);
@@ -197,16 +207,7 @@ impl PollDesc {
             Direction::Read => WaitReason::IoRead,
             Direction::Write => WaitReason::IoWrite,
         };
-        {
-            let mut waiters = lock(&state.waiters);
-            let entry = (key, Unparker::current());
-            if waiters.first.is_none() {
-                waiters.first = Some(entry);
-            } else {
-                waiters.rest.push(entry);
-            }
-            state.nwaiting.fetch_add(1, Ordering::SeqCst);
-        }
+        Self::add_waiter(state, key, false);
         super::poller().waiter_added();
         let outcome = loop {
             // SeqCst: pairs with the notifier's SeqCst bump-then-read (see the protocol).
@@ -225,6 +226,14 @@ impl PollDesc {
                     park::park_until(reason, deadline);
                 }
             }
+            // Woken with `seq` where we saw it: spuriously, by the deadline, or by a report
+            // we had already seen. That last one took our entry out of the list: a notifier
+            // bumps `seq` before it takes the waiters, and we may have read `seen` and
+            // joined the list in between. Rejoin before parking again, or no later report
+            // (nor `close`) would find us. Our SeqCst add comes before the re-check above.
+            if state.seq.load(Ordering::SeqCst) == seen {
+                Self::add_waiter(state, key, true);
+            }
         };
         self.remove_waiter(state, key);
         super::poller().waiter_removed();
@@ -232,6 +241,25 @@ impl PollDesc {
             return Err(WaitError::Closed);
         }
         outcome
+    }
+
+    /// Puts the caller in the list (with `unless_present`, only if a notifier took it out)
+    /// and counts it in `nwaiting` (SeqCst: the caller re-reads `seq` after this).
+    fn add_waiter(state: &DirectionState, key: u64, unless_present: bool) {
+        let mut waiters = lock(&state.waiters);
+        if unless_present
+            && (waiters.first.as_ref().is_some_and(|(k, _)| *k == key)
+                || waiters.rest.iter().any(|(k, _)| *k == key))
+        {
+            return;
+        }
+        let entry = (key, Unparker::current());
+        if waiters.first.is_none() {
+            waiters.first = Some(entry);
+        } else {
+            waiters.rest.push(entry);
+        }
+        state.nwaiting.fetch_add(1, Ordering::SeqCst);
     }
 
     /// Takes the caller's entry out of the list, unless a notifier already did.
@@ -331,6 +359,39 @@ mod tests {
             r.join().unwrap();
         }
         assert_eq!(available.load(Ordering::SeqCst), 0);
+        assert_eq!(desc.waiting(Direction::Read), 0);
+    }
+
+    /// A notifier bumps `seq`, then takes the waiters. A waiter that read `seq` after the
+    /// bump and joined the list before the take is woken by a report it has already seen:
+    /// it must rejoin the list before parking again. (It did not: it slept with no entry, and
+    /// no report or close could reach it. The looped unit tests hung in the test above about
+    /// once in ten release runs.) Here the notifier's second half runs alone.
+    #[test]
+    fn a_waiter_woken_by_a_report_it_had_seen_rejoins_the_list() {
+        let desc = Arc::new(PollDesc::new());
+        let d = desc.clone();
+        let waiter = crate::spawn(move || {
+            let seen = d.seq(Direction::Read);
+            let me = crate::current().unwrap().id();
+            d.wait(Direction::Read, seen, None, me)
+        });
+        let until_listed = |what: &str| {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while desc.waiting(Direction::Read) == 0 {
+                assert!(
+                    Instant::now() < deadline,
+                    "the waiter never {what} the list"
+                );
+                std::thread::yield_now();
+            }
+        };
+        until_listed("joined");
+        // The tail of a notification whose `seq` bump the waiter had already read.
+        PollDesc::wake_all(&desc.read);
+        until_listed("rejoined");
+        desc.notify(Direction::Read);
+        assert_eq!(waiter.join().unwrap(), Ok(()));
         assert_eq!(desc.waiting(Direction::Read), 0);
     }
 

@@ -371,9 +371,8 @@ pub(crate) mod tests {
     /// The same traffic while idle Ms sleep in the netpoller, where an M gives its P back
     /// through `Sched::put_idle_p_and_recheck` after a poll. (That path, the idle list's
     /// spurious wake-up and sysmon's hand-off had the same race: they looked at the global
-    /// queue, then put the P in the idle list with no look after. This test does not widen
-    /// their window often enough to fail on that old code; the looped unit-test binary did,
-    /// about one release run in seventy.)
+    /// queue, then put the P in the idle list with no look after. This test does not reach
+    /// their window often enough to fail on that old code: they were found by reading.)
     #[test]
     fn a_goroutine_readied_as_a_poller_gives_its_p_back_is_run() {
         thread_goroutine_ping_pong_with_a_widened_window(true);
