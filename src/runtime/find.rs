@@ -239,8 +239,9 @@ pub(crate) fn reset_spinning(s: &Sched, m: &mut MLocal) {
 /// A thread with no P that queues a G globally (`sched::ready`) pushes, fences, then wakes an
 /// M only if some P is idle and no M spins: a spinner is trusted to find the G. So an M
 /// must make its P visible as idle, and stop counting as a spinner, *before* its last look
-/// at the global queue. Looking first and uncounting after left a window where the pusher saw the spinner,
-/// the spinner had already looked, and the G sat in the global queue with every M asleep.
+/// at the global queue. Looking first and uncounting after left a window where the pusher
+/// saw the spinner, the spinner had already looked, and the G sat in the global queue with
+/// every M asleep.
 fn release_and_recheck(s: &Sched, m: &mut MLocal) -> Option<GRef> {
     let p = m.release_p().expect("holding a P");
     s.put_idle_p(p);
