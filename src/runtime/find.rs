@@ -10,7 +10,7 @@
 //!    a victim's `runnext`). At most half the busy Ps' Ms spin (see `sched.rs`).
 //! 7. Nothing: give the P back, re-check under the barriers described in `sched.rs`, sleep.
 
-use std::sync::atomic::{fence, Ordering};
+use std::sync::atomic::Ordering;
 
 use crossbeam_deque::Steal;
 
@@ -238,56 +238,48 @@ pub(crate) fn reset_spinning(s: &Sched, m: &mut MLocal) {
 ///
 /// A thread with no P that queues a G globally (`sched::ready`) pushes, fences, then wakes an
 /// M only if some P is idle and no M spins: a spinner is trusted to find the G. So an M
-/// must make its P visible as idle, and stop counting as a spinner, *before* its last look
-/// at the global queue. Looking first and uncounting after left a window where the pusher
-/// saw the spinner, the spinner had already looked, and the G sat in the global queue with
-/// every M asleep.
+/// must stop counting as a spinner, and make its P visible as idle, *before* its last look
+/// at the global queue (`Sched::put_idle_p_and_recheck` makes the look, after its fence).
+/// Looking first and uncounting after left a window where the pusher saw the spinner, the
+/// spinner had already looked, and the G sat in the global queue with every M asleep.
 fn release_and_recheck(s: &Sched, m: &mut MLocal) -> Option<GRef> {
     let p = m.release_p().expect("holding a P");
-    s.put_idle_p(p);
     let was_spinning = m.spinning;
     if was_spinning {
         m.spinning = false;
         s.nmspinning.fetch_sub(1, Ordering::SeqCst);
     }
-    // StoreLoad: our P is visible as idle, and we no longer count as a spinner, before we
-    // look at the queues again. Pairs with the fence in `Sched::wakep` after a global push.
-    fence(Ordering::SeqCst);
-    if !s.global.is_empty() {
-        return reacquire(s, m, was_spinning);
+    if let Some(p) = s.put_idle_p_and_recheck(p) {
+        return resume_with(s, m, p, was_spinning);
     }
-    #[cfg(test)]
-    tests::widen_the_window_after_the_last_global_look();
     if was_spinning {
         // A G queued on a P's local queue while we spun: its readier saw us spinning and
         // woke nobody (`Sched::wakep_local`). Only the last spinner must look, but looking
-        // is cheap.
+        // is cheap. (The fence in `put_idle_p_and_recheck` orders it after our decrement.)
         let nprocs = s.nprocs();
         for id in 0..nprocs {
             let Some(victim) = s.p_if_created(id) else {
                 continue;
             };
             if !victim.is_empty() {
-                return reacquire(s, m, true);
+                return s.take_idle_p().and_then(|p| resume_with(s, m, p, true));
             }
         }
     }
     if super::timer::due_now(s) {
-        return reacquire(s, m, false);
+        return s.take_idle_p().and_then(|p| resume_with(s, m, p, false));
     }
     None
 }
 
-/// The re-checks found work: take a P back (if another M has not taken every idle one, in
-/// which case it will run the work) and look again, spinning again if we were, so that
-/// finding the work wakes a further M (`reset_spinning`).
-fn reacquire(s: &Sched, m: &mut MLocal, spinning: bool) -> Option<GRef> {
-    if let Some(p) = s.take_idle_p() {
-        m.acquire_p(p);
-        if spinning {
-            m.spinning = true;
-            s.nmspinning.fetch_add(1, Ordering::SeqCst);
-        }
+/// The re-checks found work and took a P back (had another M taken every idle one, it would
+/// run the work): hold it and look again, spinning again if we were, so that finding the
+/// work wakes a further M (`reset_spinning`).
+fn resume_with(s: &Sched, m: &mut MLocal, p: &'static P, spinning: bool) -> Option<GRef> {
+    m.acquire_p(p);
+    if spinning {
+        m.spinning = true;
+        s.nmspinning.fetch_add(1, Ordering::SeqCst);
     }
     None
 }

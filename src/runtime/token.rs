@@ -96,11 +96,7 @@ impl ParkToken {
     pub(crate) fn unpark(&self) -> bool {
         let mut state = self.state.load(Ordering::Relaxed);
         loop {
-            let to = match state {
-                EMPTY => NOTIFIED,
-                PARKED => EMPTY,
-                _ => NOTIFIED,
-            };
+            let to = if state == PARKED { EMPTY } else { NOTIFIED };
             match self
                 .state
                 .compare_exchange_weak(state, to, Ordering::AcqRel, Ordering::Relaxed)
