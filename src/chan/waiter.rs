@@ -22,7 +22,10 @@
 //! Transitions: `WAITING → ABORTED` (owner) or `WAITING → CLAIMED` (one claimer, by CAS, so
 //! exactly one party ever wins a waiter: the rule that makes a select woken by exactly one
 //! channel), then `CLAIMED → COMPLETED | CLOSED | RETRY | DELIVER` (the same claimer). The last
-//! four and `ABORTED` are final. The word and its CAS/store protocol live in
+//! four and `ABORTED` are final. A *sole* waiter (a plain blocking send or receive with no
+//! deadline: one entry, an owner that never aborts) skips the claiming CAS, as nobody but
+//! the one party that pops its entry under the queue lock can claim it
+//! ([`Waiter::new_sole`]); it goes from `WAITING` straight to the final tag. The word and its CAS/store protocol live in
 //! `waiter/state.rs`, model-checked with loom (`RUSTFLAGS="--cfg loom" cargo test --release --lib
 //! loom_`): of an aborting owner and two racing claimers exactly one wins, and the owner is
 //! woken and reads the winner's value.
@@ -93,6 +96,11 @@ pub(crate) struct Waiter {
     delivery: UnsafeCell<*const ()>,
     /// Why the owner is parked (for dumps).
     reason: WaitReason,
+    /// A *sole* waiter has one entry, in one queue, and an owner that never gives up (no
+    /// deadline, no select, no re-check that aborts): the one party that pops that entry
+    /// under the queue's lock is its only possible claimer, so the claim needs no CAS (see
+    /// [`Waiter::new_sole`]).
+    sole: bool,
 }
 
 impl Waiter {
@@ -103,6 +111,24 @@ impl Waiter {
             unparker: UnsafeCell::new(Some(Unparker::current())),
             delivery: UnsafeCell::new(std::ptr::null()),
             reason,
+            sole: false,
+        }
+    }
+
+    /// A waiter whose claim skips the CAS: for a plain blocking operation with no deadline.
+    ///
+    /// The caller promises that the waiter gets exactly one entry, linked in one queue, and
+    /// that the owner never aborts (never calls [`Waiter::abort`], never waits with a
+    /// deadline). Then `WAITING` can only be left by whoever pops that entry, under the
+    /// queue's lock, and that happens once: the claim is exclusive by the lock alone, and
+    /// the CAS that arbitrates racing claimers and an aborting owner has nothing to
+    /// arbitrate. The owner sees `WAITING` until the claimer's final store, which is the same
+    /// Release store as for any waiter. (A channel ping-pong claims a waiter at every
+    /// hand-off: this saves one locked instruction each time.)
+    pub(crate) fn new_sole(reason: WaitReason) -> Waiter {
+        Waiter {
+            sole: true,
+            ..Waiter::new(reason)
         }
     }
 
@@ -148,6 +174,7 @@ impl Waiter {
     /// Gives up waiting. Returns `None` if the abort won; if a claimer was first, waits for
     /// it to finish and returns its outcome, which the owner must then honour.
     pub(crate) fn abort(&self) -> Option<Woken> {
+        debug_assert!(!self.sole, "a sole waiter's owner never aborts");
         if self.state.try_abort() {
             None
         } else {
@@ -179,9 +206,13 @@ impl Waiter {
     pub(crate) unsafe fn try_claim(waiter: NonNull<Waiter>, arm: usize) -> Option<Claim> {
         // SAFETY: alive by the caller's contract.
         let this = unsafe { waiter.as_ref() };
-        // Acquire on success: we read the unparker the owner stored before linking (the
-        // queue lock already orders it; Acquire keeps the claim self-contained).
-        if !this.state.try_claim(arm) {
+        if this.sole {
+            // Exclusive by the queue lock (see `new_sole`): the entry was linked and popped
+            // under it, and the unparker was stored before the link, so the lock orders it.
+            debug_assert_eq!(this.state.load(), WAITING, "a sole waiter claimed twice");
+        } else if !this.state.try_claim(arm) {
+            // Acquire on success: we read the unparker the owner stored before linking (the
+            // queue lock already orders it; Acquire keeps the claim self-contained).
             return None;
         }
         // SAFETY: our CAS made us the only claimer; the owner does not touch `unparker`
