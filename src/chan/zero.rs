@@ -180,19 +180,9 @@ impl<T> ZeroChannel<T> {
         mut value: T,
         blocking: Blocking,
     ) -> Result<(), SendFailure<T>> {
-        let mut held = Some(first_hold);
+        // `send` found no receiver under this hold: no second look before parking.
+        let mut state = first_hold;
         loop {
-            let mut state = match held.take() {
-                Some(state) => state,
-                None => self.lock(),
-            };
-            if let Some(receiver) = state.receivers.claim_front() {
-                drop(state);
-                // SAFETY: a receiver entry of this channel has an `Option<T>` packet that its
-                // owner keeps alive until our claim ends.
-                unsafe { give(receiver, value) };
-                return Ok(());
-            }
             if state.closed {
                 return Err(SendFailure::Closed(value));
             }
@@ -236,7 +226,16 @@ impl<T> ZeroChannel<T> {
                     wake: Wake::Closed, ..
                 }) => return Err(SendFailure::Closed(value)),
                 None => return Err(SendFailure::Timeout(value)),
-                Some(_) => continue,
+                Some(_) => {}
+            }
+            // Woken to retry (a claim dropped while unwinding): look for a receiver again.
+            state = self.lock();
+            if let Some(receiver) = state.receivers.claim_front() {
+                drop(state);
+                // SAFETY: a receiver entry of this channel has an `Option<T>` packet that its
+                // owner keeps alive until our claim ends.
+                unsafe { give(receiver, value) };
+                return Ok(());
             }
         }
     }
