@@ -105,6 +105,7 @@ pub(crate) struct Waiter {
 
 impl Waiter {
     /// A fresh waiter for the calling goroutine (or thread).
+    #[inline]
     pub(crate) fn new(reason: WaitReason) -> Waiter {
         Waiter {
             state: WaitState::new(),
@@ -125,6 +126,7 @@ impl Waiter {
     /// arbitrate. The owner sees `WAITING` until the claimer's final store, which is the same
     /// Release store as for any waiter. (A channel ping-pong claims a waiter at every
     /// hand-off: this saves one locked instruction each time.)
+    #[inline]
     pub(crate) fn new_sole(reason: WaitReason) -> Waiter {
         Waiter {
             sole: true,
@@ -139,6 +141,7 @@ impl Waiter {
 
     /// Parks until a claimer ends the wait, or until `deadline` (then the owner aborts, and
     /// `None` comes back). A claim that won the race with the deadline is still honoured.
+    #[inline]
     pub(crate) fn wait(&self, deadline: Option<Instant>) -> Option<Woken> {
         loop {
             // Acquire: pairs with the Release final store in `Claim::end`.
@@ -182,6 +185,7 @@ impl Waiter {
         }
     }
 
+    #[inline]
     fn decode(&self, state: usize) -> Woken {
         let arm = state >> TAG_BITS;
         let wake = match state & TAG_MASK {
@@ -203,6 +207,7 @@ impl Waiter {
     /// # Safety
     /// `waiter` must be alive: the caller holds the lock of a wait queue in which an entry
     /// pointing to it is (or was, since the caller popped it under the same lock hold) linked.
+    #[inline]
     pub(crate) unsafe fn try_claim(waiter: NonNull<Waiter>, arm: usize) -> Option<Claim> {
         // SAFETY: alive by the caller's contract.
         let this = unsafe { waiter.as_ref() };
@@ -243,6 +248,7 @@ pub(crate) struct Claim {
 
 impl Claim {
     /// Ends the wait with `wake` (not `Deliver`) and unparks the owner.
+    #[inline]
     pub(crate) fn finish(self, wake: Wake) {
         let tag = match wake {
             Wake::Completed => COMPLETED,
@@ -270,6 +276,7 @@ impl Claim {
         this.end_in_place(tag);
     }
 
+    #[inline]
     fn end_in_place(&mut self, tag: usize) {
         // SAFETY: the waiter stays alive until the owner sees a final state, which is the
         // store below; this is our last access to it.

@@ -39,6 +39,7 @@ pub(crate) struct Entry {
 
 impl Entry {
     /// An unlinked entry for operation `arm` of `waiter`.
+    #[inline]
     pub(crate) fn new(waiter: &Waiter, arm: usize, packet: *mut ()) -> Entry {
         Entry {
             waiter: NonNull::from(waiter),
@@ -94,6 +95,7 @@ impl WaitQueue {
     }
 
     /// Whether no entry is linked.
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.head.is_null()
     }
@@ -108,6 +110,7 @@ impl WaitQueue {
     /// # Safety
     /// `entry` must not be linked, must stay alive and in place until it is unlinked (by
     /// [`WaitQueue::remove`] or a pop), and its waiter must stay alive as long.
+    #[inline]
     pub(crate) unsafe fn push_back(&mut self, entry: &Entry) {
         debug_assert!(!entry.linked.get());
         entry.prev.set(self.tail);
@@ -127,6 +130,7 @@ impl WaitQueue {
     ///
     /// # Safety
     /// If `entry` is linked, it must be linked in this queue.
+    #[inline]
     pub(crate) unsafe fn remove(&mut self, entry: &Entry) {
         if !entry.linked.get() {
             return;
@@ -149,6 +153,7 @@ impl WaitQueue {
         self.len -= 1;
     }
 
+    #[inline]
     fn pop_front(&mut self) -> Option<&Entry> {
         // SAFETY: `head` is null or a linked entry, alive while linked; the returned borrow
         // is tied to `&mut self`, i.e. to the lock hold, during which its owner (who must
@@ -161,6 +166,7 @@ impl WaitQueue {
 
     /// Pops entries until one's waiter is claimed; stale entries (aborted waiters, or
     /// selects another channel claimed) are unlinked on the way.
+    #[inline]
     pub(crate) fn claim_front(&mut self) -> Option<ClaimedEntry> {
         while let Some(entry) = self.pop_front() {
             // SAFETY: the entry was linked under the lock we still hold, so its waiter is

@@ -58,6 +58,7 @@ pub(crate) fn resume(coroutine: &mut GCoroutine) -> Option<Switch> {
 ///
 /// # Panics
 /// Panics if `g` has not started (it has no yielder), which would be a runtime bug.
+#[inline]
 pub(crate) fn suspend(g: &G, why: Switch) {
     let yielder = g.yielder.load(std::sync::atomic::Ordering::Relaxed);
     assert!(!yielder.is_null(), "gort: suspend outside a goroutine");

@@ -118,6 +118,7 @@ const STATUS_SYSCALL: u32 = 3;
 const STATUS_DEAD: u32 = 4;
 
 impl GState {
+    #[inline]
     fn encode(self) -> u32 {
         match self {
             GState::Runnable => STATUS_RUNNABLE,
@@ -323,6 +324,7 @@ impl G {
     }
 
     /// Records a state change. Only the G's current owner calls this.
+    #[inline]
     pub(crate) fn set_state(&self, state: GState) {
         self.status.store(state.encode(), Ordering::Relaxed);
         self.status_since.store(clock::stamp(), Ordering::Relaxed);
@@ -330,6 +332,7 @@ impl G {
 
     /// Records a state change without reading the clock (the yield path, where the time in
     /// `Runnable` is too short to matter and a clock read would double the switch cost).
+    #[inline]
     pub(crate) fn set_state_untimed(&self, state: GState) {
         self.status.store(state.encode(), Ordering::Relaxed);
     }

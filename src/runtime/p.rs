@@ -129,6 +129,7 @@ impl P {
     ///
     /// # Safety
     /// The caller holds this P.
+    #[inline]
     pub(crate) unsafe fn put(&self, g: GRef, next: bool) {
         if next {
             if self.runnext.load(Ordering::Relaxed).is_null() {

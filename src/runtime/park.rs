@@ -41,6 +41,7 @@ use super::m::current_g;
 use super::timer::{self, TimerAction};
 
 /// Blocks the caller until it is unparked (see the module contract).
+#[inline]
 pub(crate) fn park(reason: WaitReason) {
     match current_g() {
         Some(g) => park_g(g, reason),
@@ -68,10 +69,12 @@ pub(crate) fn park_until(reason: WaitReason, deadline: Instant) {
     }
 }
 
+#[inline]
 fn take_token(g: &G) -> bool {
     g.park_token().take()
 }
 
+#[inline]
 fn park_g(g: &G, reason: WaitReason) {
     if take_token(g) {
         return;
@@ -102,6 +105,7 @@ enum Target {
 
 impl Unparker {
     /// The unparker of the calling goroutine (or plain thread).
+    #[inline]
     pub(crate) fn current() -> Unparker {
         match current_g() {
             Some(g) => Unparker::for_g(g),
@@ -111,6 +115,7 @@ impl Unparker {
         }
     }
 
+    #[inline]
     fn for_g(g: &G) -> Unparker {
         Unparker {
             target: Target::Goroutine(WakeRef::of(g)),
@@ -119,6 +124,7 @@ impl Unparker {
 
     /// Makes the target runnable again, or leaves it a token if it is not parked yet. A
     /// woken goroutine runs next on the caller's P (a hand-off).
+    #[inline]
     pub(crate) fn unpark(&self) {
         match &self.target {
             Target::Goroutine(g) => unpark_g(*g, true),
@@ -136,6 +142,7 @@ impl Unparker {
     }
 }
 
+#[inline]
 fn unpark_g(g: WakeRef, next: bool) {
     if let Some(g) = g.unpark() {
         g.set_state(GState::Runnable);
