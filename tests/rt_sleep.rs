@@ -81,9 +81,10 @@ const CHILD_ENV: &str = "GORT_RT_SLEEP_CHILD";
 /// Timers that come due while the only P is busy fire together, and the goroutines they wake
 /// run in deadline order. This runs in a process of its own: the premise ("one P") needs a
 /// runtime that is not shrinking meanwhile. Beside the other tests of this file, whose
-/// goroutines keep the second P's M busy after `set_maxprocs(1)`, sleepers readied on that
-/// retiring P reached the global queue only when it was drained, out of order (13 runs in 60;
-/// 0 in 40 with `GORT_MAXPROCS=1` from the start, and 0 in 40 with the tests one at a time).
+/// goroutines keep the second P's M busy after `set_maxprocs(1)`, sleepers woke out of order
+/// (13 runs in 60; 0 in 40 with `GORT_MAXPROCS=1` from the start, and 0 in 40 with the tests
+/// one at a time), most likely because those readied on the retiring P reach the global
+/// queue only when it is drained.
 #[test]
 fn timers_fired_in_one_batch_keep_deadline_order() {
     const TEST: &str = "timers_fired_in_one_batch_keep_deadline_order";

@@ -25,8 +25,8 @@
 //! four and `ABORTED` are final. A *sole* waiter (a plain blocking send or receive with no
 //! deadline: one entry, an owner that never aborts) skips the claiming CAS, as nobody but
 //! the one party that pops its entry under the queue lock can claim it
-//! ([`Waiter::new_sole`]); it goes from `WAITING` straight to the final tag. The word and its CAS/store protocol live in
-//! `waiter/state.rs`, model-checked with loom (`RUSTFLAGS="--cfg loom" cargo test --release --lib
+//! ([`Waiter::new_sole`]); it goes from `WAITING` straight to the final tag. The word and its
+//! CAS/store protocol live in `waiter/state.rs`, model-checked with loom (`RUSTFLAGS="--cfg loom" cargo test --release --lib
 //! loom_`): of an aborting owner and two racing claimers exactly one wins, and the owner is
 //! woken and reads the winner's value.
 //!
@@ -127,10 +127,20 @@ impl Waiter {
     /// Release store as for any waiter. (A channel ping-pong claims a waiter at every
     /// hand-off: this saves one locked instruction each time.)
     #[inline]
-    pub(crate) fn new_sole(reason: WaitReason) -> Waiter {
+    fn new_sole(reason: WaitReason) -> Waiter {
         Waiter {
             sole: true,
             ..Waiter::new(reason)
+        }
+    }
+
+    /// The waiter of a plain blocking operation that links one entry: sole (no claiming CAS)
+    /// when it has no deadline, since its owner then never aborts (see [`Waiter::new_sole`]).
+    #[inline]
+    pub(crate) fn for_one_entry(reason: WaitReason, deadline: Option<Instant>) -> Waiter {
+        match deadline {
+            None => Waiter::new_sole(reason),
+            Some(_) => Waiter::new(reason),
         }
     }
 
@@ -220,7 +230,8 @@ impl Waiter {
             // queue lock already orders it; Acquire keeps the claim self-contained).
             return None;
         }
-        // SAFETY: our CAS made us the only claimer; the owner does not touch `unparker`
+        // SAFETY: we are the only claimer (by our CAS, or for a sole waiter by the queue
+        // lock under which we popped its one entry); the owner does not touch `unparker`
         // until it sees a final state, which only we can store.
         let unparker = unsafe { (*this.unparker.get()).take() };
         Some(Claim {

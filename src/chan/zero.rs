@@ -193,11 +193,7 @@ impl<T> ZeroChannel<T> {
             if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
                 return Err(SendFailure::Timeout(value));
             }
-            let waiter = match deadline {
-                // One entry, and an owner that never aborts: the claim needs no CAS.
-                None => Waiter::new_sole(WaitReason::ChanSend),
-                Some(_) => Waiter::new(WaitReason::ChanSend),
-            };
+            let waiter = Waiter::for_one_entry(WaitReason::ChanSend, deadline);
             let packet = UnsafeCell::new(Some(value));
             let entry = Entry::new(&waiter, 0, packet.get().cast());
             // SAFETY: `entry` and `waiter` live in this frame; the entry is unlinked before
@@ -263,11 +259,7 @@ impl<T> ZeroChannel<T> {
             if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
                 return Err(RecvFailure::Timeout);
             }
-            let waiter = match deadline {
-                // One entry, and an owner that never aborts: the claim needs no CAS.
-                None => Waiter::new_sole(WaitReason::ChanRecv),
-                Some(_) => Waiter::new(WaitReason::ChanRecv),
-            };
+            let waiter = Waiter::for_one_entry(WaitReason::ChanRecv, deadline);
             let packet: UnsafeCell<Option<T>> = UnsafeCell::new(None);
             let entry = Entry::new(&waiter, 0, packet.get().cast());
             // SAFETY: as in `send`.

@@ -310,6 +310,33 @@ mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
+    /// A goroutine that waits once on `direction` of `desc`, from the `seq` it reads first.
+    fn spawn_waiter(
+        desc: &Arc<PollDesc>,
+        direction: Direction,
+        deadline: Option<Instant>,
+    ) -> crate::JoinHandle<Result<(), WaitError>> {
+        let desc = desc.clone();
+        crate::spawn(move || {
+            let seen = desc.seq(direction);
+            let me = crate::current().unwrap().id();
+            desc.wait(direction, seen, deadline, me)
+        })
+    }
+
+    /// Returns once a waiter is in the read list (panics after 10 s: the waiter never `what`
+    /// the list).
+    fn until_a_reader_is_listed(desc: &PollDesc, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while desc.waiting(Direction::Read) == 0 {
+            assert!(
+                Instant::now() < deadline,
+                "the waiter never {what} the list"
+            );
+            std::thread::yield_now();
+        }
+    }
+
     /// A "socket" whose data is a counter: readers consume units, a thread produces them and
     /// reports readiness, edge-style (one notify per unit, racing the readers' decisions).
     #[test]
@@ -370,26 +397,11 @@ mod tests {
     #[test]
     fn a_waiter_woken_by_a_report_it_had_seen_rejoins_the_list() {
         let desc = Arc::new(PollDesc::new());
-        let d = desc.clone();
-        let waiter = crate::spawn(move || {
-            let seen = d.seq(Direction::Read);
-            let me = crate::current().unwrap().id();
-            d.wait(Direction::Read, seen, None, me)
-        });
-        let until_listed = |what: &str| {
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while desc.waiting(Direction::Read) == 0 {
-                assert!(
-                    Instant::now() < deadline,
-                    "the waiter never {what} the list"
-                );
-                std::thread::yield_now();
-            }
-        };
-        until_listed("joined");
+        let waiter = spawn_waiter(&desc, Direction::Read, None);
+        until_a_reader_is_listed(&desc, "joined");
         // The tail of a notification whose `seq` bump the waiter had already read.
         PollDesc::wake_all(&desc.read);
-        until_listed("rejoined");
+        until_a_reader_is_listed(&desc, "rejoined");
         desc.notify(Direction::Read);
         assert_eq!(waiter.join().unwrap(), Ok(()));
         assert_eq!(desc.waiting(Direction::Read), 0);
@@ -398,15 +410,10 @@ mod tests {
     #[test]
     fn wait_times_out_and_leaves_the_list() {
         let desc = Arc::new(PollDesc::new());
-        let d = desc.clone();
-        let r = crate::spawn(move || {
-            let seen = d.seq(Direction::Write);
-            let me = crate::current().unwrap().id();
-            let deadline = Instant::now() + Duration::from_millis(20);
-            d.wait(Direction::Write, seen, Some(deadline), me)
-        })
-        .join()
-        .unwrap();
+        let deadline = Instant::now() + Duration::from_millis(20);
+        let r = spawn_waiter(&desc, Direction::Write, Some(deadline))
+            .join()
+            .unwrap();
         assert_eq!(r, Err(WaitError::TimedOut));
         assert_eq!(desc.waiting(Direction::Write), 0);
     }
@@ -414,15 +421,8 @@ mod tests {
     #[test]
     fn close_wakes_a_waiter_with_an_error() {
         let desc = Arc::new(PollDesc::new());
-        let d = desc.clone();
-        let h = crate::spawn(move || {
-            let seen = d.seq(Direction::Read);
-            let me = crate::current().unwrap().id();
-            d.wait(Direction::Read, seen, None, me)
-        });
-        while desc.waiting(Direction::Read) == 0 {
-            std::thread::yield_now();
-        }
+        let h = spawn_waiter(&desc, Direction::Read, None);
+        until_a_reader_is_listed(&desc, "joined");
         desc.close();
         assert_eq!(h.join().unwrap(), Err(WaitError::Closed));
     }
