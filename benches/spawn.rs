@@ -2,7 +2,10 @@
 //!
 //! Every task does one `fetch_add` on a shared counter and counts its window down; the task
 //! that empties the window wakes the spawner (tokio `Notify`, may `SyncFlag`, gort and Go a
-//! `WaitGroup`); the task handles are dropped (fire and forget, Go's `go f()`).
+//! `WaitGroup`); the task handles are dropped (fire and forget, Go's `go f()`). Tasks borrow
+//! that shared state (`&'static`, leaked once per measurement) as Go's closures capture
+//! `&counter` and `&wg`: an `Arc` clone per task would add a reference count that moves
+//! between the spawning and the running core on every task, which Go's twin does not pay.
 //! The spawning loop runs inside a task of the runtime under test, so spawns take the worker's
 //! local path where the runtime has one. One criterion iteration is one task: each sample
 //! spawns its iterations in windows (spawn W, wait for all W, repeat).
@@ -23,7 +26,6 @@
 mod support;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::measurement::WallTime;
@@ -146,14 +148,13 @@ fn may_arm(group: &mut BenchmarkGroup<'_, WallTime>, procs: usize, workload: &st
 
 fn gort_spawn(tasks: u64, window: u64) -> Duration {
     let spawner = gort::spawn(move || {
-        let counter = Arc::new(AtomicU64::new(0));
-        let wg = gort::sync::WaitGroup::new();
+        // Borrowed by every task, as Go's twin shares `&counter` and `&wg` (see `Window`).
+        let counter: &'static AtomicU64 = Box::leak(Box::new(AtomicU64::new(0)));
+        let wg: &'static gort::sync::WaitGroup = Box::leak(Box::default());
         let start = Instant::now();
         for size in window::sizes(tasks, window) {
             wg.add(size as isize);
             for _ in 0..size {
-                let counter = Arc::clone(&counter);
-                let wg = wg.clone();
                 // Fire and forget (the handle is dropped): the WaitGroup counts the window down,
                 // as Go's WaitGroup and tokio's counter + Notify do in the other arms.
                 gort::spawn(move || {
@@ -174,12 +175,11 @@ fn gort_spawn(tasks: u64, window: u64) -> Duration {
 /// parks before S runs, and S's exit wakes W.
 fn gort_park_wake(units: u64, window: u64) -> Duration {
     let spawner = gort::spawn(move || {
-        let counter = Arc::new(AtomicU64::new(0));
+        let counter: &'static AtomicU64 = Box::leak(Box::new(AtomicU64::new(0)));
         let mut handles = Vec::with_capacity(units.min(window) as usize);
         let start = Instant::now();
         for size in window::sizes(units, window) {
             for _ in 0..size {
-                let counter = Arc::clone(&counter);
                 handles.push(gort::spawn(move || {
                     gort::spawn(|| ()).join().expect("the sibling panicked");
                     counter.fetch_add(1, Ordering::Relaxed);
@@ -202,23 +202,21 @@ fn gort_park_wake(units: u64, window: u64) -> Duration {
 fn tokio_spawn(rt: &Runtime, tasks: u64, window: u64) -> Duration {
     rt.block_on(async move {
         let spawner = tokio::spawn(async move {
+            let state = Window::leak(Notify::new());
             let start = Instant::now();
-            let mut counted = 0;
             for size in window::sizes(tasks, window) {
-                let state = Arc::new(Window::new(size, Notify::new()));
+                state.start(size);
                 for _ in 0..size {
-                    let state = Arc::clone(&state);
                     tokio::spawn(async move {
                         if state.finish_one() {
                             state.signal.notify_one();
                         }
                     });
                 }
-                tokio_wait(&state).await;
-                counted += state.count();
+                tokio_wait(state).await;
             }
             let elapsed = start.elapsed();
-            assert_eq!(counted, tasks);
+            assert_eq!(state.count(), tasks);
             elapsed
         });
         spawner.await.expect("the spawner task panicked")
@@ -228,12 +226,11 @@ fn tokio_spawn(rt: &Runtime, tasks: u64, window: u64) -> Duration {
 fn tokio_park_wake(rt: &Runtime, units: u64, window: u64) -> Duration {
     rt.block_on(async move {
         let spawner = tokio::spawn(async move {
+            let state = Window::leak(Notify::new());
             let start = Instant::now();
-            let mut counted = 0;
             for size in window::sizes(units, window) {
-                let state = Arc::new(Window::new(size, Notify::new()));
+                state.start(size);
                 for _ in 0..size {
-                    let state = Arc::clone(&state);
                     tokio::spawn(async move {
                         let (wake, woken) = tokio::sync::oneshot::channel::<()>();
                         tokio::spawn(async move { wake.send(()).expect("the waiter went away") });
@@ -243,11 +240,10 @@ fn tokio_park_wake(rt: &Runtime, units: u64, window: u64) -> Duration {
                         }
                     });
                 }
-                tokio_wait(&state).await;
-                counted += state.count();
+                tokio_wait(state).await;
             }
             let elapsed = start.elapsed();
-            assert_eq!(counted, units);
+            assert_eq!(state.count(), units);
             elapsed
         });
         spawner.await.expect("the spawner task panicked")
@@ -270,16 +266,18 @@ fn may_spawn(tasks: u64, window: u64) -> Duration {
         let start = Instant::now();
         let mut counted = 0;
         for size in window::sizes(tasks, window) {
-            let state = Arc::new(Window::new(size, SyncFlag::new()));
+            // A fired `SyncFlag` stays fired, so each window has its own (this child process
+            // exits after one measurement).
+            let state = Window::leak(SyncFlag::new());
+            state.start(size);
             for _ in 0..size {
-                let state = Arc::clone(&state);
                 runtimes::may_go(move || {
                     if state.finish_one() {
                         state.signal.fire();
                     }
                 });
             }
-            may_wait(&state);
+            may_wait(state);
             counted += state.count();
         }
         let elapsed = start.elapsed();
@@ -294,9 +292,10 @@ fn may_park_wake(units: u64, window: u64) -> Duration {
         let start = Instant::now();
         let mut counted = 0;
         for size in window::sizes(units, window) {
-            let state = Arc::new(Window::new(size, SyncFlag::new()));
+            // One `SyncFlag` per window, as in `may_spawn`.
+            let state = Window::leak(SyncFlag::new());
+            state.start(size);
             for _ in 0..size {
-                let state = Arc::clone(&state);
                 runtimes::may_go(move || {
                     let (wake, woken) = may::sync::mpsc::channel::<()>();
                     runtimes::may_go(move || wake.send(()).expect("the waiter went away"));
@@ -306,7 +305,7 @@ fn may_park_wake(units: u64, window: u64) -> Duration {
                     }
                 });
             }
-            may_wait(&state);
+            may_wait(state);
             counted += state.count();
         }
         let elapsed = start.elapsed();
@@ -331,12 +330,11 @@ fn may_wait(state: &Window<SyncFlag>) {
 fn std_thread_spawn(procs: usize, tasks: u64, window: u64) -> Duration {
     let _pin = (procs == 1)
         .then(|| support::affinity::pin_current_thread_to_cpu0().expect("pinning to CPU 0"));
-    let counter = Arc::new(AtomicU64::new(0));
+    let counter: &'static AtomicU64 = Box::leak(Box::new(AtomicU64::new(0)));
     let start = Instant::now();
     for size in window::sizes(tasks, window) {
         let threads: Vec<_> = (0..size)
             .map(|_| {
-                let counter = Arc::clone(&counter);
                 std::thread::spawn(move || {
                     counter.fetch_add(1, Ordering::Relaxed);
                 })

@@ -45,6 +45,7 @@
 use std::any::{Any, TypeId};
 use std::cell::{Cell, RefCell, UnsafeCell};
 use std::fmt;
+use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::runtime::join::AnyResult;
@@ -409,20 +410,24 @@ impl Slot {
 
 /// The goroutine-local values of one goroutine or thread (see the module invariants).
 pub(crate) struct LocalTable {
-    slots: UnsafeCell<Box<[Slot]>>,
+    /// `ManuallyDrop`: `Drop` below empties a used table itself, and an empty boxed slice
+    /// owns no allocation, so the field needs no drop glue (a call on every goroutine exit).
+    slots: UnsafeCell<ManuallyDrop<Box<[Slot]>>>,
     destroyed: Cell<bool>,
 }
 
 impl LocalTable {
     /// An empty table (no allocation until a key is used).
+    #[inline]
     pub(crate) fn new() -> LocalTable {
         LocalTable {
-            slots: UnsafeCell::new(Box::new([])),
+            slots: UnsafeCell::new(ManuallyDrop::new(Box::new([]))),
             destroyed: Cell::new(false),
         }
     }
 
     /// Whether no key was ever used on this table (it holds no slot, hence no value).
+    #[inline]
     fn never_used(&self) -> bool {
         self.with_slots(|slots| slots.is_empty())
     }
@@ -495,6 +500,8 @@ impl LocalTable {
 impl Drop for LocalTable {
     fn drop(&mut self) {
         // A goroutine's table was destroyed (emptied) by its entry wrapper: nothing to do.
+        // Otherwise (a thread's table) `destroy` empties it, which leaves nothing for the
+        // `ManuallyDrop` field to free.
         if !self.never_used() {
             self.destroy();
         }
@@ -534,20 +541,25 @@ fn with_current_table<R>(
     }
 }
 
-/// Destroys the calling goroutine's values: called by the goroutine's entry wrapper once its
-/// closure has returned or panicked, before the goroutine counts as finished, so a joiner
-/// sees every local dropped. A destructor's panic becomes the goroutine's result unless the
-/// closure itself panicked (whose panic is kept).
-pub(crate) fn destroy_goroutine_locals(result: AnyResult) -> AnyResult {
-    let Some(g) = m::current_g() else {
-        return result;
-    };
-    if g.locals.never_used() {
-        // Most goroutines never touch a local: no destructor to run, no unwind guard needed
-        // (this is on every goroutine's exit path).
-        g.locals.destroyed.set(true);
-        return result;
+impl LocalTable {
+    /// Destroys a goroutine's values: called by its entry wrapper, on the goroutine, once its
+    /// closure has returned or panicked, before the goroutine counts as finished, so a joiner
+    /// sees every local dropped. A destructor's panic becomes the goroutine's result unless
+    /// the closure itself panicked (whose panic is kept).
+    #[inline]
+    pub(crate) fn destroy_at_exit(&self, result: AnyResult) -> AnyResult {
+        if self.never_used() {
+            // Most goroutines never touch a local: no destructor to run, no unwind guard
+            // needed (this is on every goroutine's exit path).
+            self.destroyed.set(true);
+            return result;
+        }
+        self.destroy_used_at_exit(result)
     }
-    let destroyed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| g.locals.destroy()));
-    result.and_then(|value| destroyed.map(|()| value))
+
+    #[cold]
+    fn destroy_used_at_exit(&self, result: AnyResult) -> AnyResult {
+        let destroyed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.destroy()));
+        result.and_then(|value| destroyed.map(|()| value))
+    }
 }

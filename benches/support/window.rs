@@ -8,7 +8,10 @@
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-/// Shared by the spawner and the tasks of one window (one `Arc` clone per task).
+/// Shared by the spawner and its tasks, which capture it by reference (`&'static`, see
+/// [`Window::leak`]), as Go's closures capture `&counter` and `&wg`: no per-task reference
+/// count, whose increment on the spawner's core and decrement on the runner's would move a
+/// cache line between cores on every task, a cost Go's twin does not pay.
 #[derive(Debug)]
 pub struct Window<Signal> {
     counter: AtomicU64,
@@ -25,6 +28,22 @@ impl<Signal> Window<Signal> {
             remaining: AtomicUsize::new(size),
             signal,
         }
+    }
+
+    /// A window leaked for the rest of the process, so tasks can borrow it for `'static`
+    /// (one small allocation per measurement). Set its size with [`Window::start`].
+    pub fn leak(signal: Signal) -> &'static Self {
+        Box::leak(Box::new(Window::new(0, signal)))
+    }
+
+    /// Starts the next window of `size` tasks (the previous one must be done). The counter
+    /// keeps adding up across windows.
+    pub fn start(&self, size: usize) {
+        debug_assert!(
+            self.is_done(),
+            "a window starts once the previous one is done"
+        );
+        self.remaining.store(size, Ordering::Relaxed);
     }
 
     /// Records one task's work (the shared `fetch_add`) and counts the window down. Returns

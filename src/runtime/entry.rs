@@ -93,23 +93,38 @@ unsafe fn drop_boxed<F>(p: *mut Storage) {
 }
 
 impl EntrySlot {
+    /// An empty slot (its storage left uninitialised), to be filled in place with
+    /// [`EntrySlot::fill`]: spawn builds the G header in its block first and then writes the
+    /// closure straight into the header, so the closure is copied once, at its own size,
+    /// instead of the whole slot being moved along with the header.
+    pub(crate) const fn empty() -> EntrySlot {
+        EntrySlot {
+            vtable: &EMPTY,
+            storage: Storage([MaybeUninit::uninit(); INLINE_BYTES]),
+        }
+    }
+
+    /// A slot holding `f`.
+    #[cfg(test)]
     pub(crate) fn new<F: FnOnce() + Send + 'static>(f: F) -> EntrySlot {
-        let mut storage = Storage([MaybeUninit::uninit(); INLINE_BYTES]);
-        let p = &mut storage as *mut Storage;
+        let mut slot = EntrySlot::empty();
+        slot.fill(f);
+        slot
+    }
+
+    /// Stores `f` in this empty slot.
+    #[inline]
+    pub(crate) fn fill<F: FnOnce() + Send + 'static>(&mut self, f: F) {
+        debug_assert!(ptr::eq(self.vtable, &EMPTY), "a slot is filled once");
+        let p = &mut self.storage as *mut Storage;
         if fits_inline::<F>() {
-            // SAFETY: `fits_inline` checked size and alignment; the storage is ours.
+            // SAFETY: `fits_inline` checked size and alignment; the storage is ours and empty.
             unsafe { ptr::write(p.cast::<F>(), f) };
-            EntrySlot {
-                vtable: &VtablesFor::<F>::INLINE,
-                storage,
-            }
+            self.vtable = &VtablesFor::<F>::INLINE;
         } else {
             // SAFETY: a Box is pointer-sized and pointer-aligned, which always fits.
             unsafe { ptr::write(p.cast::<Box<F>>(), Box::new(f)) };
-            EntrySlot {
-                vtable: &VtablesFor::<F>::BOXED,
-                storage,
-            }
+            self.vtable = &VtablesFor::<F>::BOXED;
         }
     }
 

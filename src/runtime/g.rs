@@ -285,7 +285,6 @@ impl G {
         spawn_site: &'static Location<'static>,
         parent: u64,
         stack_size: usize,
-        entry: EntrySlot,
         leak: LeakTag,
     ) -> G {
         debug_assert!(stack_size <= super::stack::MAX_STACK_SIZE);
@@ -303,7 +302,8 @@ impl G {
             join: JoinSlot::new(),
             leak,
             yielder: AtomicPtr::new(std::ptr::null_mut()),
-            body: UnsafeCell::new(GBody::NotStarted(entry)),
+            // Filled by spawn once the header is in its block (`G::set_entry`).
+            body: UnsafeCell::new(GBody::NotStarted(EntrySlot::empty())),
             locals: crate::local::LocalTable::new(),
         }
     }
@@ -335,6 +335,20 @@ impl G {
     #[inline]
     pub(crate) fn set_state_untimed(&self, state: GState) {
         self.status.store(state.encode(), Ordering::Relaxed);
+    }
+
+    /// Stores the entry closure of a G that has not been queued yet (spawn, in place in the
+    /// header: see `EntrySlot::empty`).
+    ///
+    /// # Safety
+    /// The caller is the spawner, which holds the only right to run the G (not queued yet).
+    #[inline]
+    pub(crate) unsafe fn set_entry<F: FnOnce() + Send + 'static>(&self, f: F) {
+        // SAFETY: exclusive access is the caller's obligation (see `# Safety`).
+        match unsafe { self.body() } {
+            GBody::NotStarted(slot) => slot.fill(f),
+            _ => unreachable!("the entry is set before the G first runs"),
+        }
     }
 
     /// The G's body.

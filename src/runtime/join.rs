@@ -54,6 +54,7 @@ pub(crate) struct JoinSlot {
 unsafe impl Sync for JoinSlot {}
 
 impl JoinSlot {
+    #[inline]
     pub(crate) fn new() -> JoinSlot {
         JoinSlot {
             state: AtomicU8::new(0),

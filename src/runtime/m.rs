@@ -199,7 +199,8 @@ fn execute(s: &Sched, m: &mut MLocal, mut g: GRef) {
                 // SAFETY: this M holds `p`.
                 unsafe { p.put(g, false) };
             }
-            RunOutcome::Finished => drop(g),
+            // Our reference and the G's own, in one decrement (`GRef::drop_finished`).
+            RunOutcome::Finished => g.drop_finished(),
             RunOutcome::Parking => {
                 // Commit the park: from here the G, and our reference with it, belong to
                 // whoever unparks it. An unpark that came in since the G decided to park left
@@ -237,10 +238,15 @@ fn run(m: &MLocal, p: &'static P, watch: &ProcWatch, g: &GRef) -> RunOutcome {
     let outcome = {
         // SAFETY: we popped `g` from a run queue, which gives us the right to run it.
         let body = unsafe { g.body() };
-        if let GBody::NotStarted(_) = body {
-            let GBody::NotStarted(entry) = std::mem::replace(body, GBody::Finished) else {
-                unreachable!()
-            };
+        if let GBody::NotStarted(entry) = body {
+            // Moved out and replaced with `Finished` by hand, not with `mem::replace`: that
+            // would copy the whole body (the closure's inline storage) out and back in; this
+            // copies the closure once, into the coroutine.
+            // SAFETY: the entry is read once, and `body` is overwritten at once without being
+            // dropped, so the closure is neither run nor dropped twice.
+            let entry = unsafe { ptr::read(entry) };
+            // SAFETY: as above (the old value was moved out).
+            unsafe { ptr::write(body, GBody::Finished) };
             // SAFETY: this M holds `p`.
             let stack = match unsafe { p.stacks() }.get(g.stack_size()) {
                 Ok(stack) => stack,
@@ -249,7 +255,8 @@ fn run(m: &MLocal, p: &'static P, watch: &ProcWatch, g: &GRef) -> RunOutcome {
             let running =
                 overflow::RunningStack::new(g.id, g.name.as_deref(), g.spawn_site, stack.bounds())
                     .place(&stack);
-            *body = GBody::Started(coro::create(g, stack, entry), running);
+            // SAFETY: `body` is `Finished`, which owns nothing to drop.
+            unsafe { ptr::write(body, GBody::Started(coro::create(g, stack, entry), running)) };
         }
         let GBody::Started(coroutine, running) = body else {
             unreachable!("a finished G was queued")
@@ -262,9 +269,11 @@ fn run(m: &MLocal, p: &'static P, watch: &ProcWatch, g: &GRef) -> RunOutcome {
         overflow::clear_running();
         match switched {
             None => {
-                let GBody::Started(coroutine, _) = std::mem::replace(body, GBody::Finished) else {
-                    unreachable!()
-                };
+                // SAFETY: the coroutine is read once and `body` overwritten at once without
+                // being dropped (as above: only the coroutine is copied, not the whole body).
+                let coroutine = unsafe { ptr::read(coroutine) };
+                // SAFETY: as above.
+                unsafe { ptr::write(body, GBody::Finished) };
                 // SAFETY: this M holds `p`.
                 unsafe { p.stacks() }.put(coroutine.into_stack());
                 // The G marked itself `Dead` in its entry wrapper, before giving up its own

@@ -26,7 +26,7 @@
 //! - No lost wake-up of an M: the two StoreLoad barriers described in `sched.rs`.
 //! - No lost or doubled G across `set_maxprocs`: `procs.rs` (queue entries move, never copy).
 //! - A live G is always reachable from the G allocator's list of blocks (`gref.rs`), and
-//!   keeps itself alive with its own reference until it finishes: that is what counts
+//!   keeps itself alive with its own reference until it has finished: that is what counts
 //!   (`registry.rs`), dumps and keeps parked-forever Gs alive.
 //! - Only `coro.rs` touches corosensei; thread-locals are read through non-inlined accessors
 //!   (`m.rs`) so no address is carried across a switch.

@@ -1,13 +1,13 @@
 //! Spawning goroutines: `Builder`, `spawn`, and the G's entry wrapper.
 //!
-//! Spawn builds the G header in a recycled block (`gref.rs`), the closure inline in it
-//! (`entry.rs`); the stack comes later, when an M first runs the G. The new G goes into
+//! Spawn builds the G header in a recycled block (`gref.rs`), then writes the closure into
+//! it (`entry.rs`); the stack comes later, when an M first runs the G. The new G goes into
 //! `runnext` of the spawning M's P (Go's rule: the child runs next, the spawner's queue order
 //! is otherwise kept), or onto the global queue from a plain thread.
 //!
 //! The entry wrapper catches a panic, takes the G out of the live count (so `num_goroutines`
-//! has dropped by the time `join` returns), marks it `Dead` and gives up its own reference
-//! (`registry.rs`), then publishes the result.
+//! has dropped by the time `join` returns), marks it `Dead`, then publishes the result; its M
+//! gives up the G's own reference (`registry.rs`) with its own once the coroutine returns.
 //!
 //! The leak tracker's part of a spawn (`leak/mod.rs`): `go!` passes its call site's static
 //! counter, which costs one atomic increment here and one decrement when the G finishes (the
@@ -18,7 +18,6 @@ use std::any::Any;
 use std::io;
 use std::panic::{self, AssertUnwindSafe, Location};
 
-use super::entry::EntrySlot;
 use super::g::{GName, GRef, GState, LeakTag, G};
 use super::join::JoinHandle;
 use super::{m, registry, sched};
@@ -164,25 +163,25 @@ where
         ),
         None => (0, crate::leak::scope::thread_scope()),
     };
-    let entry = EntrySlot::new(move || {
+    let entry = move || {
+        // The G's own header (not a thread-local): valid wherever the G runs, and kept alive
+        // by its M's reference while it runs.
+        let g = m::current_g().expect("a goroutine entry runs in its goroutine");
         let result = panic::catch_unwind(AssertUnwindSafe(f))
             .map(|value| Box::new(value) as Box<dyn Any + Send>);
         // Goroutine-local values die with the G, before it counts as finished (`local.rs`).
-        let result = crate::local::destroy_goroutine_locals(result);
-        let g = m::current_g().expect("a goroutine entry runs in its goroutine");
+        let result = g.locals.destroy_at_exit(result);
         // Like the live count, the site count drops before `join` can return.
         if let Some(counter) = g.leak.site_counter {
             counter.finished();
         }
         registry::finished(m::current_p());
         // From here walkers (dumps, the leak tracker, the deadlock detector) skip this G,
-        // so giving up its own reference can never leave a walker a finished G as alive.
+        // so its own reference, which its M gives up once the coroutine has returned
+        // (`GRef::drop_finished`), can never leave a walker a finished G as alive.
         g.set_state_untimed(GState::Dead);
-        // SAFETY: every G lives in a block; this is its one release of its own reference
-        // (taken in `spawn_at_site`), and its M holds a reference while it runs.
-        unsafe { GRef::release_own(g) };
         g.join.complete(result);
-    });
+    };
     let name = GName::new(builder.name);
     if let Some(counter) = counter {
         counter.spawned(site);
@@ -194,9 +193,10 @@ where
     };
     // Three references: the G's own (keeps it alive until it finishes, see `registry.rs`),
     // its run-queue entry and its handle.
-    let [own, g, handle] =
-        GRef::new_with::<3>(|| G::new(id, name, site, parent, stack_size, entry, leak));
-    // Given up by the G itself, as it finishes (the entry wrapper above).
+    let [own, g, handle] = GRef::new_with::<3>(|| G::new(id, name, site, parent, stack_size, leak));
+    // SAFETY: the G is not queued yet: we hold the only right to run it.
+    unsafe { g.set_entry(entry) };
+    // Given up by the G's M once the G has finished (`GRef::drop_finished`).
     let _ = own.into_raw();
     let p = m::current_p();
     registry::spawned(p);
