@@ -9,6 +9,8 @@
 //! returns the [`Switch`] and the M finishes the transition on its own stack (Go's `mcall`):
 //! a G is never made runnable elsewhere while it is still running on this stack.
 
+use std::ptr::NonNull;
+
 use corosensei::{Coroutine, CoroutineResult};
 
 use super::entry::EntrySlot;
@@ -30,9 +32,12 @@ pub(crate) type GCoroutine = Coroutine<(), Switch, (), Stack>;
 /// The yielder type of every G.
 pub(crate) type Yielder = corosensei::Yielder<(), Switch>;
 
-/// Creates the coroutine for `g`, which will run `entry` on `stack`.
-pub(crate) fn create(g: &G, stack: Stack, mut entry: EntrySlot) -> GCoroutine {
+/// Creates the coroutine for `g`, which will run the entry slot at `entry`: a slot in the top
+/// reserve of `stack` (`EntrySlot::move_to_stack`), so the closure moved onto the coroutine's
+/// stack is two pointers, not the slot.
+pub(crate) fn create(g: &G, stack: Stack, entry: NonNull<EntrySlot>) -> GCoroutine {
     let g_ptr = g as *const G as usize;
+    let entry = entry.as_ptr() as usize;
     Coroutine::with_stack(stack, move |yielder: &Yielder, ()| {
         // SAFETY: `g_ptr` points to the G being run: its M holds a reference to it for as
         // long as the coroutine runs, so it is alive here.
@@ -41,7 +46,11 @@ pub(crate) fn create(g: &G, stack: Stack, mut entry: EntrySlot) -> GCoroutine {
             yielder as *const Yielder as *mut Yielder,
             std::sync::atomic::Ordering::Relaxed,
         );
-        entry.run();
+        // SAFETY: the slot lies in the top reserve of this coroutine's own stack, which the
+        // coroutine owns until it returns and whose frames never reach the reserve; only this
+        // closure, run once, uses it. Once run it is empty and owns nothing, so it is left
+        // there undropped.
+        unsafe { (*(entry as *mut EntrySlot)).run() };
     })
 }
 

@@ -12,7 +12,9 @@
 //! run); `Drop` drops a closure that never ran.
 
 use std::mem::{align_of, size_of, MaybeUninit};
-use std::ptr;
+use std::ptr::{self, NonNull};
+
+use super::stack::{Stack, OVERFLOW_RECORD_BYTES, TOP_RESERVE};
 
 /// Bytes available for a closure stored inline.
 const INLINE_BYTES: usize = 64;
@@ -126,6 +128,29 @@ impl EntrySlot {
             unsafe { ptr::write(p.cast::<Box<F>>(), Box::new(f)) };
             self.vtable = &VtablesFor::<F>::BOXED;
         }
+    }
+
+    /// Moves the slot at `slot` (in a G header) into the top reserve of the G's new stack,
+    /// above the overflow record, and returns where it now lies. The G's coroutine closure
+    /// then carries a pointer, not the slot: the slot is copied once here instead of into
+    /// the closure, onto the coroutine's stack and into its first frame.
+    ///
+    /// # Safety
+    /// `slot` points to a valid slot, which the caller gives up (it must not be run or
+    /// dropped there again); `stack` is the caller's and its reserve holds nothing else there.
+    pub(crate) unsafe fn move_to_stack(slot: *mut EntrySlot, stack: &Stack) -> NonNull<EntrySlot> {
+        const {
+            assert!(size_of::<EntrySlot>() <= TOP_RESERVE - OVERFLOW_RECORD_BYTES);
+            assert!(align_of::<EntrySlot>() <= 16);
+        };
+        // SAFETY: the reserve starts 16-byte aligned and `OVERFLOW_RECORD_BYTES` is a multiple
+        // of 16, so this is aligned for a slot and (checked above) inside the reserve.
+        let at = unsafe { stack.reserved_top().add(OVERFLOW_RECORD_BYTES) }.cast::<EntrySlot>();
+        // SAFETY: `slot` is valid and given up by the caller; `at` is writable memory of the
+        // caller's stack that nothing else uses.
+        unsafe { ptr::copy_nonoverlapping(slot, at, 1) };
+        // SAFETY: a stack's top is never at address zero.
+        unsafe { NonNull::new_unchecked(at) }
     }
 
     /// Runs the closure (once; later calls do nothing).

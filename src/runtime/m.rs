@@ -29,6 +29,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::coro::{self, Switch};
+use super::entry::EntrySlot;
 use super::g::{GBody, GRef, GState, G};
 use super::overflow;
 use super::p::P;
@@ -240,18 +241,20 @@ fn run(m: &MLocal, p: &'static P, watch: &ProcWatch, g: &GRef) -> RunOutcome {
         let body = unsafe { g.body() };
         if let GBody::NotStarted(entry) = body {
             // Moved out and replaced with `Finished` by hand, not with `mem::replace`: that
-            // would copy the whole body (the closure's inline storage) out and back in; this
-            // copies the closure once, into the coroutine.
-            // SAFETY: the entry is read once, and `body` is overwritten at once without being
-            // dropped, so the closure is neither run nor dropped twice.
-            let entry = unsafe { ptr::read(entry) };
-            // SAFETY: as above (the old value was moved out).
-            unsafe { ptr::write(body, GBody::Finished) };
+            // would copy the whole body out and back in, and the slot on into the coroutine;
+            // this copies the slot once, into the top reserve of the G's stack.
+            let entry: *mut EntrySlot = entry;
             // SAFETY: this M holds `p`.
             let stack = match unsafe { p.stacks() }.get(g.stack_size()) {
                 Ok(stack) => stack,
                 Err(e) => stack_exhausted(g, &e),
             };
+            // SAFETY: the slot is moved out once, and `body` is overwritten at once without
+            // being dropped, so the closure is neither run nor dropped twice; the stack is
+            // new to this G, its reserve unused.
+            let entry = unsafe { EntrySlot::move_to_stack(entry, &stack) };
+            // SAFETY: as above (the old value was moved out).
+            unsafe { ptr::write(body, GBody::Finished) };
             let running =
                 overflow::RunningStack::new(g.id, g.name.as_deref(), g.spawn_site, stack.bounds())
                     .place(&stack);

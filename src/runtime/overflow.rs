@@ -89,7 +89,7 @@ impl RunningStack {
     /// and returns where it now lies: valid for as long as the stack is not given back.
     pub(crate) fn place(self, stack: &Stack) -> NonNull<RunningStack> {
         const {
-            assert!(std::mem::size_of::<RunningStack>() <= stack::TOP_RESERVE);
+            assert!(std::mem::size_of::<RunningStack>() <= stack::OVERFLOW_RECORD_BYTES);
             assert!(std::mem::align_of::<RunningStack>() <= 16);
         };
         let at = stack.reserved_top().cast::<RunningStack>();

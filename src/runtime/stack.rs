@@ -79,11 +79,16 @@ pub(crate) const DEFAULT_STACK_SIZE: usize = 256 * 1024;
 /// to it. Below this even formatting a panic message can overflow.
 pub(crate) const MIN_STACK_SIZE: usize = 16 * 1024;
 
-/// Bytes at the top of every stack kept out of the coroutine's reach: the M writes the
-/// overflow handler's description of the goroutine there when it first runs it
-/// ([`Stack::reserved_top`]), so that record costs the G header nothing. A multiple of the
+/// Bytes at the top of every stack kept out of the coroutine's reach. When the M first runs a
+/// G it writes two things there ([`Stack::reserved_top`]): the overflow handler's description
+/// of the goroutine (the first [`OVERFLOW_RECORD_BYTES`]), so that record costs the G header
+/// nothing, and, above it, the entry closure's slot moved out of the header (`entry.rs`), so
+/// the coroutine closure holds a pointer rather than the slot itself. A multiple of the
 /// coroutine's stack alignment (16).
-pub(crate) const TOP_RESERVE: usize = 64;
+pub(crate) const TOP_RESERVE: usize = 160;
+
+/// The part of [`TOP_RESERVE`] for the overflow record; the entry slot follows it.
+pub(crate) const OVERFLOW_RECORD_BYTES: usize = 64;
 
 /// The largest usable stack (Go's limit for a 64-bit goroutine stack, too).
 pub(crate) const MAX_STACK_SIZE: usize = 1 << 30;
