@@ -6,6 +6,11 @@
 //! pointer to a static table of two functions, made for the closure's type at spawn, knows
 //! how to run or drop what is stored.
 //!
+//! Where the slot lives: spawn fills it in place in the G header (`G::set_entry`); when an M
+//! first runs the G, it moves the slot once into the top reserve of the G's stack
+//! ([`EntrySlot::move_to_stack`]) and the coroutine runs it there, so the slot is never
+//! copied along with the header or into the coroutine closure.
+//!
 //! # Invariant
 //! `vtable` is not `EMPTY` exactly while the slot holds a live closure of the type its
 //! functions were made for. Swapping in `EMPTY` transfers the closure out (it is read, then

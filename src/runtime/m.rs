@@ -279,8 +279,8 @@ fn run(m: &MLocal, p: &'static P, watch: &ProcWatch, g: &GRef) -> RunOutcome {
                 unsafe { ptr::write(body, GBody::Finished) };
                 // SAFETY: this M holds `p`.
                 unsafe { p.stacks() }.put(coroutine.into_stack());
-                // The G marked itself `Dead` in its entry wrapper, before giving up its own
-                // reference (walkers rely on that order, `spawn.rs`).
+                // The G marked itself `Dead` in its entry wrapper, before `execute` gives up
+                // its own reference (walkers rely on that order, `spawn.rs`).
                 MStats::bump(&m.handle.stats.finished);
                 RunOutcome::Finished
             }
