@@ -1,14 +1,20 @@
 //! `find_runnable`: where an M looks for its next G, in Go's order.
 //!
-//! 1. Every 61st tick, the global queue first, so a steady local hand-off cannot starve it.
+//! 1. Every 61st tick, the netpoller (without blocking) and the global queue first, so a
+//!    steady local hand-off cannot starve sockets or the global queue.
 //! 2. Due timers are fired (they queue the Gs they wake on this P).
 //! 3. `runnext`, then the local queue. `runnext` is skipped after a streak of hand-offs so two
 //!    Gs bouncing a value between them cannot starve the rest of the local queue.
 //! 4. A batch from the global queue.
-//! 5. The netpoller, without blocking (`netpoll::poll_ready`).
-//! 6. Spinning: steal half of a random victim's queue (four passes, the last one also taking
+//! 5. Spinning: steal half of a random victim's queue (four passes, the last one also taking
 //!    a victim's `runnext`). At most half the busy Ps' Ms spin (see `sched.rs`).
+//! 6. The netpoller, without blocking (`netpoll::poll_ready`); then a spinner's short wait.
 //! 7. Nothing: give the P back, re-check under the barriers described in `sched.rs`, sleep.
+//!
+//! Steps 5 and 6 are in tokio's order, not Go's (which polls before it steals): a P that ran
+//! dry first takes Gs readied earlier and still queued on another P, then polls for new ones.
+//! Polling first let the newest readiness jump ahead of older Gs queued elsewhere; under the
+//! HTTP load (`benches/http`) that alone put gort's p90 latency ~25% above tokio's.
 
 use std::sync::atomic::Ordering;
 
@@ -53,11 +59,6 @@ pub(crate) fn find_runnable(s: &Sched, m: &mut MLocal) -> GRef {
         if let Some(g) = find_local(s, m, p) {
             return g;
         }
-        // [netpoll] Goroutines whose sockets became ready, before stealing (Go's order); they
-        // land on this P.
-        if crate::netpoll::poll_ready() {
-            continue;
-        }
         // Steal, if not too many Ms already are.
         let busy = s.nprocs().saturating_sub(s.npidle.load(Ordering::SeqCst));
         if m.spinning || 2 * s.nmspinning.load(Ordering::SeqCst) < busy {
@@ -68,6 +69,13 @@ pub(crate) fn find_runnable(s: &Sched, m: &mut MLocal) -> GRef {
             if let Some(g) = steal_work(s, m, p) {
                 return g;
             }
+        }
+        // [netpoll] Goroutines whose sockets became ready, after stealing (tokio's order, see
+        // the module docs); they land on this P.
+        if crate::netpoll::poll_ready() {
+            continue;
+        }
+        if m.spinning {
             if let Some(g) = spin_for_work(s, m, p) {
                 return g;
             }
@@ -83,6 +91,9 @@ pub(crate) fn find_runnable(s: &Sched, m: &mut MLocal) -> GRef {
 fn find_local(s: &Sched, m: &mut MLocal, p: &'static P) -> Option<GRef> {
     m.tick = m.tick.wrapping_add(1);
     if m.tick % GLOBAL_CHECK_TICKS == 0 {
+        // [netpoll] While every P is busy nobody blocks in the poller: this is where busy Ms
+        // look (a cheap check without I/O waiters, skipped while an M blocks in the poller).
+        crate::netpoll::poll_ready();
         if let Some(g) = steal_global(s, p) {
             return Some(g);
         }
