@@ -184,6 +184,11 @@ impl P {
         self.stealer.is_empty() && self.runnext.load(Ordering::Relaxed).is_null()
     }
 
+    /// Number of Gs in the local queue, `runnext` not included (a racy hint for stealers).
+    pub(crate) fn backlog(&self) -> usize {
+        self.stealer.len()
+    }
+
     /// Number of Gs queued, runnext included (a racy hint for metrics).
     pub(crate) fn len(&self) -> usize {
         self.stealer.len() + usize::from(!self.runnext.load(Ordering::Relaxed).is_null())
