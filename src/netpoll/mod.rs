@@ -2,8 +2,9 @@
 //! themselves, as in Go (`runtime/netpoll.go`, `netpoll_epoll.go`).
 //!
 //! # Who polls
-//! - An M that finds no G to run polls **without blocking** before it steals
-//!   (`find.rs` calls [`poll_ready`]): the Gs it readies land on its own P.
+//! - An M that finds no G to run polls **without blocking** before it spins and steals
+//!   (`find.rs` calls [`poll_ready`], after one look for a backlog on another P): the Gs it
+//!   readies land on its own P.
 //! - An M going idle (`m::stop_m`) blocks in the poller if there is anything to wait for
 //!   (a G waiting for I/O, a signal subscription, or a timer) and some P is idle: it is then
 //!   also the *timer sleeper*, with the next timer deadline as its timeout ([`idle_poll`]).

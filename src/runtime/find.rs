@@ -1,4 +1,4 @@
-//! `find_runnable`: where an M looks for its next G, in Go's order.
+//! `find_runnable`: where an M looks for its next G, in Go's order but for two steps (below).
 //!
 //! 1. Every 61st tick, the netpoller (without blocking) and the global queue first, so a
 //!    steady local hand-off cannot starve sockets or the global queue.
