@@ -183,56 +183,41 @@ const BACKLOG: usize = 4;
 /// (a G readied by the G running there), so taking it would move it between cores for
 /// nothing; the poller may have work of our own first.
 fn steal_backlog(s: &Sched, m: &mut MLocal, p: &'static P) -> Option<GRef> {
-    let nprocs = s.nprocs();
-    if nprocs <= 1 {
+    victims(s, m, p)
+        .filter(|victim| victim.backlog() >= BACKLOG)
+        // SAFETY: this M holds `p`, and `victims` never yields `p` itself.
+        .find_map(|victim| unsafe { p.steal_half(victim, false) })
+}
+
+/// Step 7: steal half of another P's queue.
+fn steal_work(s: &Sched, m: &mut MLocal, p: &'static P) -> Option<GRef> {
+    if s.nprocs() <= 1 {
         return None;
     }
-    let start = m.next_random() as usize % nprocs;
-    for i in 0..nprocs {
-        let victim_id = (start + i) % nprocs;
-        if victim_id == p.id {
-            continue;
-        }
-        let Some(victim) = s.p_if_created(victim_id) else {
-            continue;
-        };
-        if victim.backlog() >= BACKLOG {
-            // SAFETY: this M holds `p` (and not `victim`, which has another id).
-            if let Some(g) = unsafe { p.steal_half(victim, false) } {
-                return Some(g);
-            }
+    for pass in 0..STEAL_PASSES {
+        let last_pass = pass == STEAL_PASSES - 1;
+        // SAFETY: this M holds `p`, and `victims` never yields `p` itself.
+        let stolen = victims(s, m, p).find_map(|victim| unsafe { p.steal_half(victim, last_pass) });
+        if let Some(g) = stolen.or_else(|| steal_global(s, p)) {
+            return Some(g);
         }
     }
     None
 }
 
-/// Step 7: steal half of another P's queue.
-fn steal_work(s: &Sched, m: &mut MLocal, p: &'static P) -> Option<GRef> {
+/// The Ps other than `p` (created ones only), from a random one on, so that stealers spread
+/// over their victims.
+fn victims<'a>(
+    s: &'a Sched,
+    m: &mut MLocal,
+    p: &'static P,
+) -> impl Iterator<Item = &'static P> + 'a {
     let nprocs = s.nprocs();
-    if nprocs <= 1 {
-        return None;
-    }
-    for pass in 0..STEAL_PASSES {
-        let last_pass = pass == STEAL_PASSES - 1;
-        let start = m.next_random() as usize % nprocs;
-        for i in 0..nprocs {
-            let victim_id = (start + i) % nprocs;
-            if victim_id == p.id {
-                continue;
-            }
-            let Some(victim) = s.p_if_created(victim_id) else {
-                continue;
-            };
-            // SAFETY: this M holds `p` (and not `victim`, which has another id).
-            if let Some(g) = unsafe { p.steal_half(victim, last_pass) } {
-                return Some(g);
-            }
-        }
-        if let Some(g) = steal_global(s, p) {
-            return Some(g);
-        }
-    }
-    None
+    let start = m.next_random() as usize % nprocs.max(1);
+    (0..nprocs)
+        .map(move |i| (start + i) % nprocs)
+        .filter(move |&id| id != p.id)
+        .filter_map(move |id| s.p_if_created(id))
 }
 
 /// The spinner's short wait: pause, then look at every queue again.
