@@ -26,9 +26,9 @@
 //! deadline: one entry, an owner that never aborts) skips the claiming CAS, as nobody but
 //! the one party that pops its entry under the queue lock can claim it
 //! ([`Waiter::new_sole`]); it goes from `WAITING` straight to the final tag. The word and its
-//! CAS/store protocol live in `waiter/state.rs`, model-checked with loom (`RUSTFLAGS="--cfg loom" cargo test --release --lib
-//! loom_`): of an aborting owner and two racing claimers exactly one wins, and the owner is
-//! woken and reads the winner's value.
+//! CAS/store protocol live in `waiter/state.rs`, model-checked with loom
+//! (`RUSTFLAGS="--cfg loom" cargo test --release --lib loom_`): of an aborting owner and two
+//! racing claimers exactly one wins, and the owner is woken and reads the winner's value.
 //!
 //! # Who may touch a waiter
 //! - The owner, always (it only reads `state` and, after a final `DELIVER`, `delivery`).

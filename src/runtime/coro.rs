@@ -46,10 +46,9 @@ pub(crate) fn create(g: &G, stack: Stack, entry: NonNull<EntrySlot>) -> GCorouti
             yielder as *const Yielder as *mut Yielder,
             std::sync::atomic::Ordering::Relaxed,
         );
-        // SAFETY: the slot lies in the top reserve of this coroutine's own stack, which the
-        // coroutine owns until it returns and whose frames never reach the reserve; only this
-        // closure, run once, uses it. Once run it is empty and owns nothing, so it is left
-        // there undropped.
+        // Once run, the slot is empty and owns nothing, so it is left there undropped.
+        // SAFETY: the slot lies in this coroutine's own stack reserve, beyond its frames, and
+        // only this closure, which runs once, uses it (`EntrySlot::move_to_stack`).
         unsafe { (*(entry as *mut EntrySlot)).run() };
     })
 }

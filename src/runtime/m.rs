@@ -200,8 +200,9 @@ fn execute(s: &Sched, m: &mut MLocal, mut g: GRef) {
                 // SAFETY: this M holds `p`.
                 unsafe { p.put(g, false) };
             }
-            // Our reference and the G's own, in one decrement (`GRef::drop_finished`).
-            RunOutcome::Finished => g.drop_finished(),
+            // SAFETY: `run` saw the coroutine return, and `g` is the reference we ran it under;
+            // a finished G is never queued again, so this is its one call.
+            RunOutcome::Finished => unsafe { g.drop_finished() },
             RunOutcome::Parking => {
                 // Commit the park: from here the G, and our reference with it, belong to
                 // whoever unparks it. An unpark that came in since the G decided to park left

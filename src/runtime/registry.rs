@@ -2,11 +2,11 @@
 //!
 //! There is no list to update on spawn and exit: every G's block stays in the G allocator's
 //! chunk list for life (Go's `allgs`, `gref.rs`), and a live G keeps itself alive with a
-//! reference of its own, dropped by its M once it has finished (`spawn.rs`). That reference is what keeps
-//! a G parked forever alive (as in Go, a goroutine blocked on a channel nobody will touch
-//! again is leaked, not destroyed under its own feet). A walk (goroutine dumps, the leak
-//! tracker, the deadlock detector) visits every block, keeps the Gs it can take a reference
-//! to, and skips the finished ones (`Dead`: a finishing G marks itself so before it gives up
+//! reference of its own, dropped by its M once it has finished (`spawn.rs`). That reference
+//! is what keeps a G parked forever alive (as in Go, a goroutine blocked on a channel nobody
+//! will touch again is leaked, not destroyed under its own feet). A walk (goroutine dumps,
+//! the leak tracker, the deadlock detector) visits every block, keeps the Gs it can take a
+//! reference to, and skips the finished ones (`Dead`: a finishing G marks itself so before
 //! its own reference can go, so a Dead G is never counted alive again).
 //!
 //! # The live count
