@@ -12,10 +12,11 @@
 //! When a G switches out (yields, parks, finishes), `execute` takes the next G straight from
 //! its P's `runnext` or local queue and resumes it, skipping the M loop. It goes back to the
 //! loop (and so to `find_runnable`'s full order) on the ticks where `find_local` looks at the
-//! global queue or fires timers, when set_maxprocs retires the P, when the P has nothing
-//! local, and when a G lost its P in `blocking` (the loop must drop the stale P first). So
-//! each tick is counted exactly once, by `find::fast_path_allowed` or by `find_local`, and the
-//! fairness checks keep their period.
+//! global queue first, when set_maxprocs retires the P, when the P has nothing local, and
+//! when a G lost its P in `blocking` (the loop must drop the stale P first). Due timers are
+//! fired on the fast path itself, on the same ticks `find_local` fires them. So each tick is
+//! counted exactly once, by `find::fast_path_allowed` or by `find_local`, and the fairness
+//! checks keep their period.
 //!
 //! # The M↔P association
 //! `MLocal::p` is `Some` exactly when this M holds a P, and `CURRENT_P` mirrors it. An M runs
@@ -216,12 +217,16 @@ fn execute(s: &Sched, m: &mut MLocal, mut g: GRef) {
                 MStats::bump(&m.handle.stats.parks);
             }
         }
-        if !super::find::fast_path_allowed(m) || p.id >= s.nprocs() {
+        if p.id >= s.nprocs() {
             return;
         }
         // [syscall] A G that lost its P in `blocking` parked and left this M a note: the M
         // loop must drop the stale P first.
         if outcome == RunOutcome::Parking && super::syscall::exit_pending() {
+            return;
+        }
+        // Last: it counts the tick and may fire timers onto `p`, which must still be ours.
+        if !super::find::fast_path_allowed(s, m) {
             return;
         }
         match super::find::next_on_p(m, p) {

@@ -76,6 +76,8 @@ use g::{GRef, WaitReason};
 /// });
 /// h.join().unwrap();
 /// ```
+// Inlined into the caller, with the switch itself: see `park::yield_now`.
+#[inline]
 pub fn yield_now() {
     park::yield_now();
 }
