@@ -170,10 +170,30 @@ pub(crate) fn next_on_p(m: &mut MLocal, p: &'static P) -> Option<GRef> {
     unsafe { p.pop_local() }
 }
 
+/// The next G to run on `p` after `g` yielded (`m::execute`'s fast path). While nothing else
+/// is queued here but an earlier yielder, the two trade places in `yielded` (Gs taking turns
+/// with `yield_now` never touch `runq`); otherwise `g` goes to the tail and the usual order
+/// applies.
+///
+/// # Safety
+/// The caller holds `p`.
+#[inline]
+pub(crate) unsafe fn next_after_yield(m: &mut MLocal, p: &'static P, g: GRef) -> Option<GRef> {
+    // SAFETY: the caller holds `p`.
+    unsafe {
+        if p.only_yielded_left() {
+            m.runnext_streak = 0;
+            return p.rotate_yielded(g);
+        }
+        p.put_yielded(g);
+    }
+    next_on_p(m, p)
+}
+
 fn steal_global(s: &Sched, p: &P) -> Option<GRef> {
     loop {
         // SAFETY: this M holds `p`.
-        match s.global.steal_batch_and_pop(unsafe { p.runq() }) {
+        match s.global.steal_batch_and_pop(unsafe { p.runq_for_batch() }) {
             Steal::Success(g) => return Some(g),
             Steal::Empty => return None,
             Steal::Retry => std::hint::spin_loop(),

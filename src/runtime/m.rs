@@ -197,9 +197,22 @@ fn execute(s: &Sched, m: &mut MLocal, mut g: GRef) {
         let outcome = run(m, p, watch, &g);
         match outcome {
             RunOutcome::Yielded => {
-                // The queue entry is the reference we were given: moved back, not cloned.
+                // The queue entry is the reference we were given: moved back, not cloned. With
+                // the fast path open, queueing it and picking the next G are one step (two
+                // yielders trade places in `yielded`, see `p.rs`).
+                if p.id < s.nprocs() && super::find::fast_path_allowed(s, m) {
+                    // SAFETY: this M holds `p`.
+                    match unsafe { super::find::next_after_yield(m, p, g) } {
+                        Some(next) => {
+                            g = next;
+                            continue;
+                        }
+                        None => return,
+                    }
+                }
                 // SAFETY: this M holds `p`.
-                unsafe { p.put(g, false) };
+                unsafe { p.put_yielded(g) };
+                return;
             }
             // SAFETY: `run` saw the coroutine return, and `g` is the reference we ran it under;
             // a finished G is never queued again, so this is its one call.

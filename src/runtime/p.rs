@@ -1,16 +1,25 @@
 //! The P: a processor, the right to run Gs. There are `maxprocs` of them.
 //!
-//! A P owns a local run queue (a FIFO `crossbeam_deque::Worker`), a `runnext` slot and a
-//! cache of free stacks. An M must hold a P to run Gs.
+//! A P owns a local run queue (a FIFO `crossbeam_deque::Worker`), a `runnext` slot, a
+//! `yielded` slot and a cache of free stacks. An M must hold a P to run Gs.
+//!
+//! # The order of a P's Gs
+//! `runnext` first (a G readied by the running G), then `runq` in FIFO order, then `yielded`:
+//! the G that yielded last, kept out of `runq` so that Gs taking turns with `yield_now` rotate
+//! through one atomic swap instead of a queue push and pop (`rotate_yielded`; the push and
+//! pop were most of what a yield cost above the bare switch). The invariant that keeps the
+//! order FIFO: **`yielded` is the tail**. Every G the holder adds to `runq` (`put`, a batch
+//! stolen into it: `runq_for_batch`) first moves the `yielded` G into `runq`, ahead of itself.
 //!
 //! # Who may touch what
 //! - `runq` (the `Worker` end) and `stacks`: only the M that holds this P. Holding is
 //!   exclusive: a P is either held by exactly one M, or sits in the idle list (then whoever
 //!   takes it out of the list holds it), or is retired and drained by its last holder.
 //! - `stealer`: anyone, any time (that is what it is for).
-//! - `runnext`: only the holder stores a G into it; anyone may take the G out with `swap`
-//!   (stealers do, as a last resort, so a G there cannot starve behind a long-running G).
-//!   It holds a `GRef` leaked with `GRef::into_raw`; whoever swaps it out owns that reference.
+//! - `runnext` and `yielded`: only the holder stores a G into them; anyone may take the G out
+//!   with `swap` (stealers do, so a G there cannot starve behind a long-running G: `yielded`
+//!   once `runq` is empty, `runnext` as a last resort). Each holds a `GRef` leaked with
+//!   `GRef::into_raw`; whoever swaps it out owns that reference.
 //! - counters: relaxed atomics, written by the holder, read by metrics.
 
 use std::cell::UnsafeCell;
@@ -45,6 +54,9 @@ pub(crate) struct P {
     shared: CachePadded<PShared>,
     /// Written by the holder on every spawn or ready; taken by stealers only as a last resort.
     runnext: CachePadded<AtomicPtr<G>>,
+    /// The tail of the queue: the last G to yield (see "The order of a P's Gs"). Written by
+    /// the holder on every yield; taken by stealers once `runq` is empty.
+    yielded: CachePadded<AtomicPtr<G>>,
     /// The holder's own state.
     runq: UnsafeCell<Worker<GRef>>,
     stacks: UnsafeCell<StackCache>,
@@ -97,6 +109,7 @@ impl P {
                 status: AtomicU8::new(P_RETIRED),
             }),
             runnext: CachePadded::new(AtomicPtr::new(ptr::null_mut())),
+            yielded: CachePadded::new(AtomicPtr::new(ptr::null_mut())),
             runq: UnsafeCell::new(runq),
             stacks: UnsafeCell::new(StackCache::new()),
             counters: PCounters::default(),
@@ -107,9 +120,23 @@ impl P {
     ///
     /// # Safety
     /// The caller holds this P.
-    pub(crate) unsafe fn runq(&self) -> &Worker<GRef> {
+    unsafe fn runq(&self) -> &Worker<GRef> {
         // SAFETY: the caller holds the P, so no other thread uses the Worker end.
         unsafe { &*self.runq.get() }
+    }
+
+    /// The local run queue, for a batch steal to push into: the `yielded` G is moved into it
+    /// first, so the batch queues behind it (the tail invariant).
+    ///
+    /// # Safety
+    /// The caller holds this P.
+    pub(crate) unsafe fn runq_for_batch(&self) -> &Worker<GRef> {
+        // SAFETY: the caller holds the P.
+        let runq = unsafe { self.runq() };
+        if let Some(g) = self.take_yielded() {
+            runq.push(g);
+        }
+        runq
     }
 
     /// The stack cache.
@@ -148,11 +175,80 @@ impl P {
             // transferred that reference to us.
             let old = unsafe { GRef::from_raw(old) };
             // SAFETY: the caller holds the P.
-            unsafe { self.runq().push(old) };
+            unsafe { self.runq_for_batch().push(old) };
         } else {
             // SAFETY: the caller holds the P.
-            unsafe { self.runq().push(g) };
+            unsafe { self.runq_for_batch().push(g) };
         }
+    }
+
+    /// Queues `g`, which has just yielded, at the tail: into `yielded`, moving the G there
+    /// before it into `runq`.
+    ///
+    /// # Safety
+    /// The caller holds this P.
+    #[inline]
+    pub(crate) unsafe fn put_yielded(&self, g: GRef) {
+        if let Some(old) = self.swap_yielded(g) {
+            // SAFETY: the caller holds the P.
+            unsafe { self.runq().push(old) };
+        }
+    }
+
+    /// The next G to run after `g` yielded, when `runnext` and `runq` are empty: the G in
+    /// `yielded`, with `g` taking its place; `g` itself if there was none. `None` only if a
+    /// stealer took `g` meanwhile.
+    ///
+    /// # Safety
+    /// The caller holds this P.
+    #[inline]
+    pub(crate) unsafe fn rotate_yielded(&self, g: GRef) -> Option<GRef> {
+        if self.yielded.load(Ordering::Relaxed).is_null() {
+            return Some(g);
+        }
+        match self.swap_yielded(g) {
+            Some(old) => Some(old),
+            // A stealer emptied the slot between the load and the swap: `g` sits there now.
+            None => self.take_yielded(),
+        }
+    }
+
+    /// Puts `g` into `yielded` and returns the G that was there. Holder only.
+    #[inline]
+    fn swap_yielded(&self, g: GRef) -> Option<GRef> {
+        if self.yielded.load(Ordering::Relaxed).is_null() {
+            // As in `put`: only the holder stores, so the slot stays empty until this store.
+            // Release: pairs with the Acquire of the swap in `take_yielded`.
+            self.yielded.store(g.into_raw(), Ordering::Release);
+            return None;
+        }
+        let old = self.yielded.swap(g.into_raw(), Ordering::AcqRel);
+        // SAFETY: non-null values in `yielded` come from `GRef::into_raw` and the swap
+        // transferred that reference to us.
+        (!old.is_null()).then(|| unsafe { GRef::from_raw(old) })
+    }
+
+    /// Takes the G in `yielded`, if any. Anyone may call this (stealers do).
+    #[inline]
+    fn take_yielded(&self) -> Option<GRef> {
+        if self.yielded.load(Ordering::Relaxed).is_null() {
+            return None;
+        }
+        let g = self.yielded.swap(ptr::null_mut(), Ordering::AcqRel);
+        // SAFETY: non-null values in `yielded` come from `GRef::into_raw`; the swap moved
+        // that reference to us.
+        (!g.is_null()).then(|| unsafe { GRef::from_raw(g) })
+    }
+
+    /// Whether `runnext` and `runq` are both empty, as the holder sees them (stealers can only
+    /// empty them further).
+    ///
+    /// # Safety
+    /// The caller holds this P.
+    #[inline]
+    pub(crate) unsafe fn only_yielded_left(&self) -> bool {
+        // SAFETY: the caller holds the P.
+        self.runnext.load(Ordering::Relaxed).is_null() && unsafe { self.runq() }.is_empty()
     }
 
     /// Takes the G in `runnext`, if any. Anyone may call this (stealers do).
@@ -170,18 +266,21 @@ impl P {
         }
     }
 
-    /// Pops the next G from the local queue (not `runnext`).
+    /// Pops the next G from the local queue, then `yielded` (not `runnext`).
     ///
     /// # Safety
     /// The caller holds this P.
+    #[inline]
     pub(crate) unsafe fn pop_local(&self) -> Option<GRef> {
         // SAFETY: the caller holds the P.
-        unsafe { self.runq().pop() }
+        unsafe { self.runq().pop() }.or_else(|| self.take_yielded())
     }
 
     /// Whether this P has nothing queued (a racy hint for idle Ms and stealers).
     pub(crate) fn is_empty(&self) -> bool {
-        self.stealer.is_empty() && self.runnext.load(Ordering::Relaxed).is_null()
+        self.stealer.is_empty()
+            && self.runnext.load(Ordering::Relaxed).is_null()
+            && self.yielded.load(Ordering::Relaxed).is_null()
     }
 
     /// Number of Gs in the local queue, `runnext` not included (a racy hint for stealers).
@@ -189,13 +288,17 @@ impl P {
         self.stealer.len()
     }
 
-    /// Number of Gs queued, runnext included (a racy hint for metrics).
+    /// Number of Gs queued, `runnext` and `yielded` included (a racy hint for metrics).
     pub(crate) fn len(&self) -> usize {
-        self.stealer.len() + usize::from(!self.runnext.load(Ordering::Relaxed).is_null())
+        self.stealer.len()
+            + usize::from(!self.runnext.load(Ordering::Relaxed).is_null())
+            + usize::from(!self.yielded.load(Ordering::Relaxed).is_null())
     }
 
-    /// Steals half of `victim`'s queue into this P's queue and returns one G to run.
-    /// With `take_runnext`, an empty victim's `runnext` is taken as a last resort.
+    /// Steals half of `victim`'s queue into this P's queue and returns one G to run; with
+    /// nothing in the victim's `runq`, its `yielded` G (a yielder asked for others to run: no
+    /// reason to wait). With `take_runnext`, an empty victim's `runnext` is taken as a last
+    /// resort.
     ///
     /// # Safety
     /// The caller holds this P (not `victim`).
@@ -207,7 +310,7 @@ impl P {
             }
             let half = available.div_ceil(2);
             // SAFETY: the caller holds this P.
-            let runq = unsafe { self.runq() };
+            let runq = unsafe { self.runq_for_batch() };
             match victim.stealer.steal_batch_with_limit_and_pop(runq, half) {
                 Steal::Success(g) => {
                     let taken = 1 + runq.len() as u64;
@@ -218,6 +321,11 @@ impl P {
                 Steal::Empty => break,
                 Steal::Retry => std::hint::spin_loop(),
             }
+        }
+        if let Some(g) = victim.take_yielded() {
+            self.counters.steals.fetch_add(1, Ordering::Relaxed);
+            self.counters.stolen.fetch_add(1, Ordering::Relaxed);
+            return Some(g);
         }
         if take_runnext && !victim.runnext.load(Ordering::Relaxed).is_null() {
             // The G in a running P's `runnext` was usually readied by the G running there, which
@@ -240,7 +348,7 @@ impl P {
         None
     }
 
-    /// Moves every G queued here to the global queue (a retiring P's last act).
+    /// Moves every G queued here to the global queue (a retiring P's last act), in order.
     ///
     /// # Safety
     /// The caller holds this P.
@@ -260,6 +368,7 @@ impl P {
 impl Drop for P {
     fn drop(&mut self) {
         drop(self.take_runnext());
+        drop(self.take_yielded());
     }
 }
 
