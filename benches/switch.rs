@@ -9,10 +9,11 @@
 //! Two floors, so the scheduler's own cost is a difference in one run, not a guess:
 //! `floor_coroutines` resumes two bare corosensei coroutines in turn from a plain loop (one
 //! resume + suspend per switch: what any stackful runtime pays), and `floor_coroutines_fifo`
-//! adds the pop + push on a crossbeam-deque FIFO `Worker` that a yield costs a scheduler whose
-//! local run queue is that deque (gort's). gort's row minus the second floor is what the
-//! scheduler adds: G states, the sysmon tick, the overflow record, the current-G pointer, the
-//! fairness ticks.
+//! adds the pop + push on a crossbeam-deque FIFO `Worker` that a yield costs a scheduler that
+//! sends yielders through that deque. gort's yielders trade places in their P's `yielded` slot
+//! (the queue's tail, one swap), so gort's row minus the first floor is what its scheduler
+//! adds: the slot swap, G states, the sysmon tick, the overflow record, the current-G
+//! pointer, the fairness ticks.
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 #[allow(dead_code)]
