@@ -159,23 +159,10 @@ impl P {
     #[inline]
     pub(crate) unsafe fn put(&self, g: GRef, next: bool) {
         if next {
-            if self.runnext.load(Ordering::Relaxed).is_null() {
-                // Only the holder (us) ever stores a G into `runnext`; others only take one
-                // out. So it stays empty until this store, and a plain store does (no
-                // locked instruction on the channel hand-off path). Release: pairs with the
-                // Acquire of the swap in `take_runnext`.
-                self.runnext.store(g.into_raw(), Ordering::Release);
-                return;
+            if let Some(old) = fill_slot(&self.runnext, g) {
+                // SAFETY: the caller holds the P.
+                unsafe { self.runq_for_batch().push(old) };
             }
-            let old = self.runnext.swap(g.into_raw(), Ordering::AcqRel);
-            if old.is_null() {
-                return;
-            }
-            // SAFETY: non-null values in `runnext` come from `GRef::into_raw` and the swap
-            // transferred that reference to us.
-            let old = unsafe { GRef::from_raw(old) };
-            // SAFETY: the caller holds the P.
-            unsafe { self.runq_for_batch().push(old) };
         } else {
             // SAFETY: the caller holds the P.
             unsafe { self.runq_for_batch().push(g) };
@@ -189,7 +176,7 @@ impl P {
     /// The caller holds this P.
     #[inline]
     pub(crate) unsafe fn put_yielded(&self, g: GRef) {
-        if let Some(old) = self.swap_yielded(g) {
+        if let Some(old) = fill_slot(&self.yielded, g) {
             // SAFETY: the caller holds the P.
             unsafe { self.runq().push(old) };
         }
@@ -206,38 +193,17 @@ impl P {
         if self.yielded.load(Ordering::Relaxed).is_null() {
             return Some(g);
         }
-        match self.swap_yielded(g) {
+        match fill_slot(&self.yielded, g) {
             Some(old) => Some(old),
             // A stealer emptied the slot between the load and the swap: `g` sits there now.
             None => self.take_yielded(),
         }
     }
 
-    /// Puts `g` into `yielded` and returns the G that was there. Holder only.
-    #[inline]
-    fn swap_yielded(&self, g: GRef) -> Option<GRef> {
-        if self.yielded.load(Ordering::Relaxed).is_null() {
-            // As in `put`: only the holder stores, so the slot stays empty until this store.
-            // Release: pairs with the Acquire of the swap in `take_yielded`.
-            self.yielded.store(g.into_raw(), Ordering::Release);
-            return None;
-        }
-        let old = self.yielded.swap(g.into_raw(), Ordering::AcqRel);
-        // SAFETY: non-null values in `yielded` come from `GRef::into_raw` and the swap
-        // transferred that reference to us.
-        (!old.is_null()).then(|| unsafe { GRef::from_raw(old) })
-    }
-
     /// Takes the G in `yielded`, if any. Anyone may call this (stealers do).
     #[inline]
     fn take_yielded(&self) -> Option<GRef> {
-        if self.yielded.load(Ordering::Relaxed).is_null() {
-            return None;
-        }
-        let g = self.yielded.swap(ptr::null_mut(), Ordering::AcqRel);
-        // SAFETY: non-null values in `yielded` come from `GRef::into_raw`; the swap moved
-        // that reference to us.
-        (!g.is_null()).then(|| unsafe { GRef::from_raw(g) })
+        take_slot(&self.yielded)
     }
 
     /// Whether `runnext` and `runq` are both empty, as the holder sees them (stealers can only
@@ -253,17 +219,7 @@ impl P {
 
     /// Takes the G in `runnext`, if any. Anyone may call this (stealers do).
     pub(crate) fn take_runnext(&self) -> Option<GRef> {
-        if self.runnext.load(Ordering::Relaxed).is_null() {
-            return None;
-        }
-        let g = self.runnext.swap(ptr::null_mut(), Ordering::AcqRel);
-        if g.is_null() {
-            None
-        } else {
-            // SAFETY: non-null values in `runnext` come from `GRef::into_raw`; the swap moved
-            // that reference to us.
-            Some(unsafe { GRef::from_raw(g) })
-        }
+        take_slot(&self.runnext)
     }
 
     /// Pops the next G from the local queue, then `yielded` (not `runnext`).
@@ -311,9 +267,10 @@ impl P {
             let half = available.div_ceil(2);
             // SAFETY: the caller holds this P.
             let runq = unsafe { self.runq_for_batch() };
+            let before = runq.len();
             match victim.stealer.steal_batch_with_limit_and_pop(runq, half) {
                 Steal::Success(g) => {
-                    let taken = 1 + runq.len() as u64;
+                    let taken = 1 + (runq.len() - before) as u64;
                     self.counters.steals.fetch_add(1, Ordering::Relaxed);
                     self.counters.stolen.fetch_add(taken, Ordering::Relaxed);
                     return Some(g);
@@ -363,6 +320,39 @@ impl P {
         // SAFETY: the caller holds the P.
         unsafe { self.stacks().drain() };
     }
+}
+
+/// Puts `g` into `slot` (`runnext` or `yielded`) and returns the G that was there. Only the
+/// holder of the slot's P may call this.
+#[inline]
+fn fill_slot(slot: &AtomicPtr<G>, g: GRef) -> Option<GRef> {
+    if slot.load(Ordering::Relaxed).is_null() {
+        // Only the holder (us) ever stores a G into a slot; others only take one out. So it
+        // stays empty until this store, and a plain store does (no locked instruction on the
+        // channel hand-off and yield paths). Release: pairs with the Acquire in `take_slot`.
+        slot.store(g.into_raw(), Ordering::Release);
+        return None;
+    }
+    // Release only: the G we may get back was stored by a holder of this P, which is us or
+    // was ordered before us by the P's hand-over; we only publish `g`.
+    let old = slot.swap(g.into_raw(), Ordering::Release);
+    // SAFETY: non-null values in a slot come from `GRef::into_raw`, and the swap transferred
+    // that reference to us.
+    (!old.is_null()).then(|| unsafe { GRef::from_raw(old) })
+}
+
+/// Takes the G in `slot`, if any. Anyone may call this (stealers do).
+#[inline]
+fn take_slot(slot: &AtomicPtr<G>) -> Option<GRef> {
+    if slot.load(Ordering::Relaxed).is_null() {
+        return None;
+    }
+    // Acquire: pairs with the Release of the store or swap in `fill_slot`, so the G's header
+    // is seen as its holder left it.
+    let g = slot.swap(ptr::null_mut(), Ordering::Acquire);
+    // SAFETY: non-null values in a slot come from `GRef::into_raw`, and the swap moved that
+    // reference to us.
+    (!g.is_null()).then(|| unsafe { GRef::from_raw(g) })
 }
 
 impl Drop for P {
