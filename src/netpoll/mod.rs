@@ -527,8 +527,12 @@ pub(crate) fn idle_poll(s: &Sched, m: &mut MLocal) -> IdlePoll {
         }
         return IdlePoll::NotPolled;
     };
-    // Visible to `start_m` as an M that can be handed a P (then woken through the waker).
-    s.set_idle_poller(&m.handle);
+    // Visible to `start_m` as an M that can be handed a P (then woken through the waker) —
+    // unless a P is owed to this M (it was on its way to an idle list, `runtime/idle.rs`).
+    if let Some((p, spinning)) = s.set_idle_poller(m) {
+        drop(right);
+        return IdlePoll::Work(p, spinning);
+    }
     let mut until = s.timers.next_deadline().unwrap_or(NO_DEADLINE).max(1);
     poller.blocked_until.store(until, Ordering::SeqCst);
     // StoreLoad: pairs with the timer adder's insert-then-read of `blocked_until`; a timer
@@ -556,34 +560,30 @@ pub(crate) fn idle_poll(s: &Sched, m: &mut MLocal) -> IdlePoll {
     let n = poller.wait(&mut events, timeout);
     poller.blocked_until.store(NOT_BLOCKED, Ordering::SeqCst);
     poller.wake_sent.store(false, Ordering::Release);
-    // Leave the poller slot; if `start_m` took us out of it, a P is on its way.
-    let handed = if s.take_back_idle_poller(&m.handle) {
-        m.handle.take_handoff()
+    // Leave the poller slot; if `start_m` took us out of it, a P is on its way. Otherwise
+    // this M is arriving again (`runtime/idle.rs`) until it takes a P or registers.
+    let spinning = if s.take_back_idle_poller(m) {
+        debug_assert!(
+            !m.handle.has_handoff(),
+            "a handoff comes with leaving the slot"
+        );
+        s.take_idle_p_for(m);
+        false
     } else {
-        Some(crate::runtime::m::wait_for_handoff(m))
-    };
-    let (p, spinning) = match handed {
-        Some((p, spinning)) => (Some(p), spinning),
-        None => (s.take_idle_p(), false),
-    };
-    let had_p = p.is_some();
-    if let Some(p) = p {
+        let (p, spinning) = crate::runtime::m::wait_for_handoff(m);
         m.acquire_p(p);
-    }
+        spinning
+    };
     dispatch_here(poller, &events[..n]);
     drop(right);
     crate::runtime::timer::fire_due(s);
-    if !had_p {
+    let Some(p) = m.p else {
         return IdlePoll::Polled;
+    };
+    if spinning || !p.is_empty() || !s.global.is_empty() || s.give_back_p(m) {
+        return IdlePoll::Work(m.release_p().expect("held"), spinning);
     }
-    let p = m.release_p().expect("acquired above");
-    if spinning || !p.is_empty() || !s.global.is_empty() {
-        return IdlePoll::Work(p, spinning);
-    }
-    match s.put_idle_p_and_recheck(p) {
-        Some(p) => IdlePoll::Work(p, false),
-        None => IdlePoll::Polled,
-    }
+    IdlePoll::Polled
 }
 
 /// Whether goroutines wait for I/O or signals (a hint for the scheduler's spinning).

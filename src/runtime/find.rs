@@ -301,49 +301,50 @@ pub(crate) fn reset_spinning(s: &Sched, m: &mut MLocal) {
 /// A thread with no P that queues a G globally (`sched::ready`) pushes, fences, then wakes an
 /// M only if some P is idle and no M spins: a spinner is trusted to find the G. So an M
 /// must stop counting as a spinner, and make its P visible as idle, *before* its last look
-/// at the global queue (`Sched::put_idle_p_and_recheck` makes the look, after its fence).
+/// at the global queue (`Sched::give_back_p` makes the look, after its fence).
 /// Looking first and uncounting after left a window where the pusher saw the spinner, the
 /// spinner had already looked, and the G sat in the global queue with every M asleep.
 fn release_and_recheck(s: &Sched, m: &mut MLocal) -> Option<GRef> {
-    let p = m.release_p().expect("holding a P");
     let was_spinning = m.spinning;
     if was_spinning {
         m.spinning = false;
         s.nmspinning.fetch_sub(1, Ordering::SeqCst);
     }
-    if let Some(p) = s.put_idle_p_and_recheck(p) {
-        return resume_with(s, m, p, was_spinning);
+    if s.give_back_p(m) {
+        resume(s, m, was_spinning);
+        return None;
     }
     if was_spinning {
         // A G queued on a P's local queue while we spun: its readier saw us spinning and
         // woke nobody (`Sched::wakep_local`). Only the last spinner must look, but looking
-        // is cheap. (The fence in `put_idle_p_and_recheck` orders it after our decrement.)
+        // is cheap. (The fence in `give_back_p` orders it after our decrement.)
         let nprocs = s.nprocs();
         for id in 0..nprocs {
             let Some(victim) = s.p_if_created(id) else {
                 continue;
             };
             if !victim.is_empty() {
-                return s.take_idle_p().and_then(|p| resume_with(s, m, p, true));
+                if s.take_idle_p_for(m) {
+                    resume(s, m, true);
+                }
+                return None;
             }
         }
     }
-    if super::timer::due_now(s) {
-        return s.take_idle_p().and_then(|p| resume_with(s, m, p, false));
+    if super::timer::due_now(s) && s.take_idle_p_for(m) {
+        resume(s, m, false);
     }
     None
 }
 
-/// The re-checks found work and took a P back (had another M taken every idle one, it would
-/// run the work): hold it and look again, spinning again if we were, so that finding the
-/// work wakes a further M (`reset_spinning`).
-fn resume_with(s: &Sched, m: &mut MLocal, p: &'static P, spinning: bool) -> Option<GRef> {
-    m.acquire_p(p);
+/// The re-checks found work and took a P back for `m` (had another M taken every idle one,
+/// it would run the work): look again, spinning again if we were, so that finding the work
+/// wakes a further M (`reset_spinning`).
+fn resume(s: &Sched, m: &mut MLocal, spinning: bool) {
     if spinning {
         m.spinning = true;
         s.nmspinning.fetch_add(1, Ordering::SeqCst);
     }
-    None
 }
 
 #[cfg(test)]
@@ -424,7 +425,7 @@ pub(crate) mod tests {
     }
 
     /// The same traffic while idle Ms sleep in the netpoller, where an M gives its P back
-    /// through `Sched::put_idle_p_and_recheck` after a poll. (That path, the idle list's
+    /// through `Sched::give_back_p` after a poll. (That path, the idle list's
     /// spurious wake-up and sysmon's hand-off had the same race: they looked at the global
     /// queue, then put the P in the idle list with no look after. This test does not reach
     /// their window often enough to fail on that old code: they were found by reading.)

@@ -88,10 +88,18 @@ pub(crate) struct MLocal {
     pub(crate) runnext_streak: u32,
     /// xorshift state for picking steal victims.
     pub(crate) rng: u32,
+    /// Counted in the idle lists' `arriving`: this M holds no P, is in no list, and will
+    /// register or take a P next (`idle.rs`).
+    pub(crate) arriving: bool,
 }
 
 impl MLocal {
     pub(crate) fn acquire_p(&mut self, p: &'static P) {
+        // An arriving M ends its arrival under the idle lock as it takes a P (`idle.rs`).
+        debug_assert!(
+            !self.arriving,
+            "an arriving M takes a P only through the idle lists"
+        );
         CURRENT_P.with(|c| c.set(p));
         self.p = Some(p);
     }
@@ -149,6 +157,7 @@ fn m_main(handle: Arc<MHandle>, p: &'static P, spinning: bool) {
         tick: 0,
         runnext_streak: 0,
         rng: seed,
+        arriving: false,
     };
     m.acquire_p(p);
     let s = super::sched::sched();
@@ -336,13 +345,15 @@ pub(crate) fn stop_m(s: &Sched, m: &mut MLocal) -> (&'static P, bool) {
             crate::netpoll::IdlePoll::Polled => continue,
             crate::netpoll::IdlePoll::NotPolled => {}
         }
-        s.put_idle_m(&m.handle);
+        if let Some(owed) = s.put_idle_m(m) {
+            return owed;
+        }
         // StoreLoad, pairs with the fence in `timer::poke_for` and the release of the poll
         // right: either the timer adder (or poll-right holder) sees us in the idle list, or we
         // see its timer (or the free right) here.
         std::sync::atomic::fence(Ordering::SeqCst);
         if crate::netpoll::poller_wanted(s) {
-            if s.remove_idle_m(&m.handle) {
+            if s.remove_idle_m(m) {
                 continue;
             }
             return wait_for_handoff(m);
@@ -355,18 +366,16 @@ pub(crate) fn stop_m(s: &Sched, m: &mut MLocal) -> (&'static P, bool) {
         if let Some(handed) = m.handle.take_handoff() {
             return handed;
         }
-        if !s.remove_idle_m(&m.handle) {
+        if !s.remove_idle_m(m) {
             // Someone took us out of the idle list: a P is on its way.
             return wait_for_handoff(m);
         }
         // Woken for timers, or spuriously: fire what is due, then look for a P.
         super::timer::fire_due(s);
-        if let Some(p) = s.take_idle_p() {
-            if !s.global.is_empty() || !p.is_empty() {
-                return (p, false);
-            }
-            if let Some(p) = s.put_idle_p_and_recheck(p) {
-                return (p, false);
+        if s.take_idle_p_for(m) {
+            let p = m.p.expect("just taken");
+            if !s.global.is_empty() || !p.is_empty() || s.give_back_p(m) {
+                return (m.release_p().expect("held"), false);
             }
         }
     }

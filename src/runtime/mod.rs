@@ -45,6 +45,7 @@ pub(crate) mod entry;
 pub(crate) mod find;
 pub(crate) mod g;
 pub(crate) mod gref;
+pub(crate) mod idle;
 pub(crate) mod join;
 pub(crate) mod m;
 pub(crate) mod overflow;

@@ -18,8 +18,9 @@
 //!   counted as a spinner could miss a push whose producer saw that spinner and woke nobody
 //!   (a G left queued with every M asleep; `find.rs` has the regression test). Every path
 //!   that gives back a P it found no work for — the idle list's spurious wake-up, the
-//!   netpoller's return, sysmon's hand-off — goes through `put_idle_p_and_recheck`, which
-//!   looks at the global queue after the P is idle, never only before.
+//!   netpoller's return, sysmon's hand-off — goes through `Sched::give_back_p` (an M) or
+//!   `put_idle_p_and_recheck` (sysmon), which look at the global queue after the P is idle,
+//!   never only before.
 //! - A spinner that finds work stops spinning, and if it was the last spinner it wakes another
 //!   (`reset_spinning`), so a burst of readied Gs is spread over idle Ps one M at a time.
 //! - Only a bounded number of Ms spin: at most half the busy Ps (Go's rule), so idle cores are
@@ -28,9 +29,10 @@
 //!   will run it itself; waking another M only adds parallelism.
 //!
 //! # Locks
-//! `idle` guards the idle P and idle M lists (taken on the slow paths only: an M going to
-//! sleep or being woken). Each M's `handoff` mutex passes a P to a sleeping M. Neither is ever
-//! held while running a G, and nothing else is taken while holding `idle`.
+//! `idle` guards the idle P and idle M lists, and the Ms on their way to them (`idle.rs`;
+//! taken on the slow paths only: an M going to sleep or being woken). Each M's `handoff`
+//! mutex passes a P to a sleeping M. Neither is ever held while running a G, and nothing else
+//! is taken while holding `idle`.
 
 use std::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -39,7 +41,8 @@ use std::thread::Thread;
 use crossbeam_deque::Injector;
 
 use super::g::GRef;
-use super::p::{P, P_HELD, P_IDLE, P_RETIRED};
+use super::idle::Idle;
+use super::p::{P, P_IDLE, P_RETIRED};
 use super::timer::TimerQueue;
 
 /// The most Ps gort will create (`set_maxprocs` above this is an error).
@@ -96,23 +99,14 @@ impl MHandle {
     }
 }
 
-/// Idle Ps and Ms.
-#[derive(Debug, Default)]
-struct Idle {
-    ps: Vec<&'static P>,
-    ms: Vec<Arc<MHandle>>,
-    /// [netpoll] The idle M blocked in the netpoller: the first to be handed a P (woken
-    /// through the poller's waker), before any M in `ms` (see `pop_idle_m`).
-    poller: Option<Arc<MHandle>>,
-}
-
 /// The scheduler.
 pub(crate) struct Sched {
     /// The global run queue: Gs readied by plain threads, timers without a P, and retired Ps.
     pub(crate) global: Injector<GRef>,
     /// `maxprocs`: Ps `0..nprocs` are active.
     pub(crate) nprocs: AtomicUsize,
-    idle: Mutex<Idle>,
+    /// The idle Ps and Ms, and the Ms on their way to sleep (`idle.rs`).
+    pub(super) idle: Mutex<Idle>,
     /// Ps in the idle list (kept equal to `idle.ps.len()`, readable without the lock).
     pub(crate) npidle: AtomicUsize,
     /// Ms holding a P and looking for work without having found any.
@@ -191,57 +185,6 @@ impl Sched {
         P_TABLE.get(id).and_then(|p| p.get())
     }
 
-    /// Puts a P the caller held into the idle list — or, if `set_maxprocs` retired it
-    /// meanwhile, drains it to the global queue and leaves it retired.
-    pub(crate) fn put_idle_p(&self, p: &'static P) {
-        let mut idle = lock(&self.idle);
-        if p.id >= self.nprocs.load(Ordering::SeqCst) {
-            // SAFETY: the caller held `p` until now; under the idle lock it passes to us.
-            unsafe { p.drain_to(&self.global) };
-            p.status.store(P_RETIRED, Ordering::Relaxed);
-            drop(idle);
-            self.wakep();
-            return;
-        }
-        p.status.store(P_IDLE, Ordering::Relaxed);
-        idle.ps.push(p);
-        self.npidle.fetch_add(1, Ordering::SeqCst);
-    }
-
-    /// Gives back a P its caller found no work for: into the idle list, then (StoreLoad) one
-    /// more look at the global queue. A thread with no P that queued a G after the caller's
-    /// last look saw no idle P and woke nobody, trusting the holder to find it; so if the
-    /// queue has work now, an idle P is taken back and returned for the caller to run (on
-    /// this M or another). Every "nothing to do, give the P back" path goes through here or
-    /// through `find::release_and_recheck`, which adds a spinner's checks.
-    #[must_use]
-    pub(crate) fn put_idle_p_and_recheck(&self, p: &'static P) -> Option<&'static P> {
-        self.put_idle_p(p);
-        // StoreLoad: pairs with the fence in `wakep` after a global push.
-        fence(Ordering::SeqCst);
-        if self.global.is_empty() {
-            #[cfg(test)]
-            super::find::tests::widen_the_window_after_the_last_global_look();
-            return None;
-        }
-        self.take_idle_p()
-    }
-
-    /// Takes a P out of the idle list; the caller then holds it.
-    pub(crate) fn take_idle_p(&self) -> Option<&'static P> {
-        if self.npidle.load(Ordering::SeqCst) == 0 {
-            return None;
-        }
-        let mut idle = lock(&self.idle);
-        let p = idle.ps.pop()?;
-        p.status.store(P_HELD, Ordering::Relaxed);
-        self.npidle.fetch_sub(1, Ordering::SeqCst);
-        drop(idle);
-        // [sysmon] A P is busy again: sysmon may be asleep because every P was idle.
-        super::sysmon::wake_if_sleeping();
-        Some(p)
-    }
-
     /// Changes `maxprocs` under the idle lock, where every P status change happens. Growing
     /// makes the new (or previously retired) Ps idle; shrinking retires the idle Ps beyond
     /// `n` at once, and held ones when their M next schedules (`retire_if_needed`).
@@ -303,71 +246,6 @@ impl Sched {
         self.wakep();
     }
 
-    /// Registers `m` as idle (it is about to sleep until handed a P).
-    pub(crate) fn put_idle_m(&self, m: &Arc<MHandle>) {
-        let mut idle = lock(&self.idle);
-        idle.ms.push(m.clone());
-        self.nmidle.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Removes `m` from the idle list. False if someone already took it out (and so is
-    /// about to hand it a P).
-    pub(crate) fn remove_idle_m(&self, m: &Arc<MHandle>) -> bool {
-        let mut idle = lock(&self.idle);
-        match idle.ms.iter().position(|x| Arc::ptr_eq(x, m)) {
-            Some(i) => {
-                idle.ms.swap_remove(i);
-                self.nmidle.fetch_sub(1, Ordering::Relaxed);
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// [netpoll] Registers `m`, about to block in the netpoller, as an M `start_m` may hand a
-    /// P to when no other M is idle.
-    pub(crate) fn set_idle_poller(&self, m: &Arc<MHandle>) {
-        let mut idle = lock(&self.idle);
-        debug_assert!(
-            idle.poller.is_none(),
-            "one M blocks in the poller at a time"
-        );
-        idle.poller = Some(m.clone());
-        self.nmidle.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// [netpoll] `m` left the netpoller. False if `start_m` took it out of the slot first (and
-    /// so is about to hand it a P).
-    pub(crate) fn take_back_idle_poller(&self, m: &Arc<MHandle>) -> bool {
-        let mut idle = lock(&self.idle);
-        match &idle.poller {
-            Some(x) if Arc::ptr_eq(x, m) => {
-                idle.poller = None;
-                self.nmidle.fetch_sub(1, Ordering::Relaxed);
-                true
-            }
-            _ => false,
-        }
-    }
-
-    /// Wakes an idle M without handing it a P (it re-evaluates: timers). With no idle M —
-    /// before the first goroutine, no M exists at all — starts one (it finds the timer, then
-    /// sleeps as the timer sleeper), so a timer added from a plain thread still fires.
-    pub(crate) fn poke_idle_m(&self) {
-        let idle = lock(&self.idle);
-        match idle.ms.last() {
-            Some(m) => {
-                if let Some(t) = m.thread.get() {
-                    t.unpark();
-                }
-            }
-            None => {
-                drop(idle);
-                self.wakep();
-            }
-        }
-    }
-
     /// After queueing on the global queue or firing timers: wake an M if a P is idle and no M
     /// is looking for work. Pairs with the StoreLoad in `find::release_and_recheck`.
     pub(crate) fn wakep(&self) {
@@ -397,74 +275,6 @@ impl Sched {
             return;
         }
         self.start_m(true);
-    }
-
-    /// Takes an idle P and runs it on an idle (or new) M. With `spinning`, the caller has
-    /// already counted that M in `nmspinning`.
-    pub(crate) fn start_m(&self, spinning: bool) {
-        let mut idle = lock(&self.idle);
-        let Some(p) = idle.ps.pop() else {
-            drop(idle);
-            if spinning {
-                self.nmspinning.fetch_sub(1, Ordering::SeqCst);
-            }
-            return;
-        };
-        p.status.store(P_HELD, Ordering::Relaxed);
-        self.npidle.fetch_sub(1, Ordering::SeqCst);
-        let m = self.pop_idle_m(&mut idle);
-        drop(idle);
-        // [sysmon] A P is busy again: sysmon may be asleep because every P was idle.
-        super::sysmon::wake_if_sleeping();
-        self.hand_or_spawn(p, m, spinning);
-    }
-
-    /// [syscall] Runs `p`, which the caller holds (sysmon took it from an M in a blocking
-    /// call), on an idle M or a new one. With `spinning`, the caller has already counted that
-    /// M in `nmspinning`.
-    pub(crate) fn run_p_on_m(&self, p: &'static P, spinning: bool) {
-        let m = self.pop_idle_m(&mut lock(&self.idle));
-        self.hand_or_spawn(p, m, spinning);
-    }
-
-    /// An idle M to hand a P to: the M blocked in the netpoller (flagged `true`: it must be
-    /// woken through the poller), else one from the idle list. The poller first: woken, it
-    /// comes back with whatever I/O is ready as well and runs those Gs on the P at once, and
-    /// one thread fewer takes turns on the CPUs. With the idle list first, the ready Gs stayed
-    /// in the kernel until some M polled. Under the HTTP load of `benches/http` (100
-    /// connections, alternated with the idle list first and with tokio, 24 runs each): p99
-    /// medians of the three sets 2.95 / 2.58 / 2.61 ms against 3.02 / 3.40 / 2.77 (tokio 2.73 /
-    /// 2.44 / 2.54), the spawn and channel benches at 2 procs unchanged.
-    fn pop_idle_m(&self, idle: &mut Idle) -> Option<(Arc<MHandle>, bool)> {
-        let m = match idle.poller.take() {
-            Some(m) => (m, true),
-            None => (idle.ms.pop()?, false),
-        };
-        self.nmidle.fetch_sub(1, Ordering::Relaxed);
-        Some(m)
-    }
-
-    fn hand_or_spawn(&self, p: &'static P, m: Option<(Arc<MHandle>, bool)>, spinning: bool) {
-        match m {
-            Some((m, from_poller)) => {
-                self.handoffs.fetch_add(1, Ordering::Relaxed);
-                m.hand(p, spinning);
-                if from_poller {
-                    crate::netpoll::wake();
-                }
-            }
-            None => {
-                if let Err(e) = super::m::spawn_m(self, p, spinning) {
-                    // No thread: give the P back. The Gs stay queued and run on the Ms that
-                    // exist, so nothing is lost; the program just gets less parallelism.
-                    self.put_idle_p(p);
-                    if spinning {
-                        self.nmspinning.fetch_sub(1, Ordering::SeqCst);
-                    }
-                    super::m::report_thread_error(&e);
-                }
-            }
-        }
     }
 
     /// Creates a new M handle, or fails past the thread limit (`syscall::set_max_threads`).
