@@ -11,7 +11,7 @@
 //!   Only one M blocks there; the others sleep in the idle list. An earlier timer wakes it
 //!   ([`wake_for_timer`], through the `mio::Waker`), and so does new work: `Sched::start_m`
 //!   hands a P to this M before any M of the idle list and calls [`wake`]; it returns with
-//!   the I/O that is ready too and runs those Gs on that P (`Sched::pop_idle_m` says why).
+//!   the I/O that is ready too and runs those Gs on that P (`runtime/idle.rs` says why).
 //! - While every P is held, no M blocks in the poller: the Ms holding the Ps poll without
 //!   blocking every 61st schedule (with the global-queue check, tokio's `event_interval`)
 //!   and whenever they run dry, after one look for a backlog on another P. Go blocks a
