@@ -4,8 +4,8 @@
 //! - **G** (`g.rs`): a goroutine — a stackful coroutine (`coro.rs`) with an id, name, spawn
 //!   site, state and wait reason. Its stack comes from a pool (`stack.rs`) when it first runs.
 //! - **M** (`m.rs`): an OS worker thread. It must hold a P to run Gs; it loops
-//!   `find_runnable` (`find.rs`) → `execute`, and sleeps in the idle list when there is
-//!   nothing to do.
+//!   `find_runnable` (`find.rs`) → `execute`, and sleeps in the idle list (`idle.rs`) when
+//!   there is nothing to do.
 //! - **P** (`p.rs`): a processor — the right to run Gs, with a local run queue, a `runnext`
 //!   slot and a stack cache. There are `maxprocs` of them (`procs.rs`).
 //!
