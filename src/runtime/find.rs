@@ -89,10 +89,9 @@ pub(crate) fn find_runnable(s: &Sched, m: &mut MLocal) -> GRef {
                 return g;
             }
         }
-        // Give the P back and go to sleep, unless the barriers turn up work.
-        if let Some(g) = release_and_recheck(s, m) {
-            return g;
-        }
+        // Give the P back and go to sleep (the loop's next turn, with no P, is `stop_m`),
+        // unless the barriers turn up work: then the loop looks again with a P.
+        release_and_recheck(s, m);
     }
 }
 
@@ -296,7 +295,8 @@ pub(crate) fn reset_spinning(s: &Sched, m: &mut MLocal) {
     }
 }
 
-/// Step 8: give the P back; then the re-checks that make a lost wake-up impossible.
+/// Step 8: give the P back; then the re-checks that make a lost wake-up impossible. If they
+/// find work, `m` holds a P again when this returns.
 ///
 /// A thread with no P that queues a G globally (`sched::ready`) pushes, fences, then wakes an
 /// M only if some P is idle and no M spins: a spinner is trusted to find the G. So an M
@@ -304,7 +304,7 @@ pub(crate) fn reset_spinning(s: &Sched, m: &mut MLocal) {
 /// at the global queue (`Sched::give_back_p` makes the look, after its fence).
 /// Looking first and uncounting after left a window where the pusher saw the spinner, the
 /// spinner had already looked, and the G sat in the global queue with every M asleep.
-fn release_and_recheck(s: &Sched, m: &mut MLocal) -> Option<GRef> {
+fn release_and_recheck(s: &Sched, m: &mut MLocal) {
     let was_spinning = m.spinning;
     if was_spinning {
         m.spinning = false;
@@ -312,7 +312,7 @@ fn release_and_recheck(s: &Sched, m: &mut MLocal) -> Option<GRef> {
     }
     if s.give_back_p(m) {
         resume(s, m, was_spinning);
-        return None;
+        return;
     }
     if was_spinning {
         // A G queued on a P's local queue while we spun: its readier saw us spinning and
@@ -327,14 +327,13 @@ fn release_and_recheck(s: &Sched, m: &mut MLocal) -> Option<GRef> {
                 if s.take_idle_p_for(m) {
                     resume(s, m, true);
                 }
-                return None;
+                return;
             }
         }
     }
     if super::timer::due_now(s) && s.take_idle_p_for(m) {
         resume(s, m, false);
     }
-    None
 }
 
 /// The re-checks found work and took a P back for `m` (had another M taken every idle one,

@@ -186,12 +186,7 @@ impl Sched {
         idle: &mut Idle,
         m: &mut MLocal,
     ) -> Option<(&'static P, bool, Target)> {
-        if !m.arriving {
-            return None;
-        }
-        m.arriving = false;
-        idle.arriving -= 1;
-        if idle.owed.len() <= idle.arriving {
+        if !end_arrival(idle, m) || idle.owed.len() <= idle.arriving {
             return None;
         }
         let (p, spinning) = idle.owed.pop()?;
@@ -365,12 +360,19 @@ fn begin_arrival(idle: &mut Idle, m: &mut MLocal) {
     }
 }
 
-/// `m` is about to register in a list: it is no longer arriving, and takes an owed P if
-/// there is one (any registering M may: that keeps `owed.len() <= arriving`).
-fn end_arrival_registering(idle: &mut Idle, m: &mut MLocal) -> Option<(&'static P, bool)> {
-    if m.arriving {
+/// `m` is no longer arriving (if it was: returns whether).
+fn end_arrival(idle: &mut Idle, m: &mut MLocal) -> bool {
+    let was = m.arriving;
+    if was {
         m.arriving = false;
         idle.arriving -= 1;
     }
+    was
+}
+
+/// `m` is about to register in a list: it is no longer arriving, and takes an owed P if
+/// there is one (any registering M may: that keeps `owed.len() <= arriving`).
+fn end_arrival_registering(idle: &mut Idle, m: &mut MLocal) -> Option<(&'static P, bool)> {
+    end_arrival(idle, m);
     idle.owed.pop()
 }
